@@ -1,0 +1,49 @@
+# engram: PGXS build
+#
+#   make && make install        build and install into $(pg_config --pkglibdir)
+#   make installcheck           pg_regress (sql_tests/ + expected/) and TAP (t/)
+#                               against a running server (PGHOST, PGPORT, ...)
+#   make simd-check             stand-alone SIMD kernel tests (no server)
+
+EXTENSION = engram
+MODULE_big = engram
+DATA = $(wildcard sql/engram--*.sql)
+
+SRCS = $(wildcard src/*.c src/types/*.c src/simd/*.c src/am/*/*.c src/memory/*.c)
+OBJS = $(SRCS:.c=.o)
+
+PG_CONFIG ?= pg_config
+
+# Portable by default: faster paths are chosen at run time (src/simd/).
+PG_CPPFLAGS += -I$(srcdir)/src -I$(srcdir)/src/simd
+PG_CFLAGS += -Wall -Wextra
+ifdef WERROR
+PG_CFLAGS += -Werror
+endif
+
+# pg_regress on PostgreSQL 15 reads <inputdir>/sql and <inputdir>/expected and
+# has no --expecteddir, while sql/ here holds the install scripts.  Give it a
+# directory of its own whose sql/ and expected/ point at sql_tests/ and
+# expected/.
+REGRESS = $(patsubst sql_tests/%.sql,%,$(sort $(wildcard sql_tests/*.sql)))
+REGRESS_DIR = build/regress
+REGRESS_OPTS = --inputdir=$(REGRESS_DIR) --outputdir=$(REGRESS_DIR) --load-extension=engram
+REGRESS_PREP = regress-dir
+
+TAP_TESTS = 1
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: regress-dir
+regress-dir:
+	@mkdir -p $(REGRESS_DIR)
+	@ln -sfn $(abspath sql_tests) $(REGRESS_DIR)/sql
+	@ln -sfn $(abspath expected) $(REGRESS_DIR)/expected
+
+-include src/simd/simd.mk
+
+clean: clean-engram
+.PHONY: clean-engram
+clean-engram:
+	rm -rf build
