@@ -15,7 +15,10 @@ OBJS = $(SRCS:.c=.o)
 PG_CONFIG ?= pg_config
 
 # Portable by default: faster paths are chosen at run time (src/simd/).
-PG_CPPFLAGS += -I$(srcdir)/src -I$(srcdir)/src/simd
+# PostgreSQL's own headers are not -Wextra clean (sign-compare in macros such
+# as ARR_DATA_PTR); reading them as system headers keeps -Wextra -Werror
+# aimed at engram's code.
+PG_CPPFLAGS += -I$(srcdir)/src -I$(srcdir)/src/simd -isystem $(includedir_server)
 PG_CFLAGS += -Wall -Wextra
 ifdef WERROR
 PG_CFLAGS += -Werror
