@@ -38,6 +38,10 @@ TAP_TESTS = 1
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# No LLVM bitcode for JIT inlining: it would need clang at build time and
+# the distance functions gain nothing from being inlined into JIT code.
+with_llvm = no
+
 .PHONY: regress-dir
 regress-dir:
 	@mkdir -p $(REGRESS_DIR)

@@ -41,11 +41,24 @@ extern uint32_t engram_avx512_u8_dot_vnni(const uint8_t *a, const uint8_t *b,
 #if defined(__aarch64__)
 extern const EngramKernels engram_kernels_neon;
 
-/* Armv8.2 dot product (FEAT_DotProd) */
+/*
+ * Armv8.2 dot product (FEAT_DotProd, only found in Armv8.2 or later CPUs,
+ * hence the arch= that arm_neon.h also uses).  GCC can enable it per function;
+ * clang before 16 only defines its intrinsics when the whole file is built
+ * for it, so there the functions exist only in such builds.
+ */
+#if defined(__ARM_FEATURE_DOTPROD)
+#define ENGRAM_NEON_DOTPROD
+#elif defined(__GNUC__) && !defined(__clang__)
+#define ENGRAM_NEON_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+#endif
+
+#ifdef ENGRAM_NEON_DOTPROD
 extern int32_t engram_neon_i8_dot_dotprod(const int8_t *a, const int8_t *b,
 										  int n);
 extern uint32_t engram_neon_u8_dot_dotprod(const uint8_t *a,
 										   const uint8_t *b, int n);
+#endif
 #endif
 
 #endif							/* ENGRAM_KERNELS_H */

@@ -1,0 +1,507 @@
+# bench/lib/Bench.pm: plumbing shared by the benchmark scenarios.
+#
+# A throwaway cluster (server runs as the unprivileged user, clients run as
+# whoever runs bench/run: root can reach the socket in the 0700 data dir),
+# psql / pgbench wrappers, statistics, the result record (JSON), the Markdown
+# report and the gnuplot plot.  Core Perl modules only.
+package Bench;
+
+use strict;
+use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname basename);
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use JSON::PP;
+use POSIX qw(strftime floor);
+use Time::HiRes qw(time);
+
+our $ROOT = abs_path(dirname(__FILE__) . '/../..');
+our $BENCH = "$ROOT/bench";
+our $PG_BINDIR = $ENV{PG_BINDIR} // '/usr/lib/postgresql/' . ($ENV{PG_MAJOR} // 15) . '/bin';
+our $TEST_USER = $ENV{ENGRAM_TEST_USER} // 'engram';
+
+sub new
+{
+	my ($class, %o) = @_;
+	my $self = bless {
+		scenario => $o{scenario},
+		opts => $o{opts},
+		port => $o{opts}{port},
+		started => time(),
+		results => [],
+		notes => [],
+		systems => {},
+		info => {},
+		md => [],
+		}, $class;
+	$self->{stamp} = strftime('%Y%m%d-%H%M', localtime);
+	$self->{tmp} = tempdir('engram-bench-XXXXXX', TMPDIR => 1, CLEANUP => !$o{opts}{keep});
+	return $self;
+}
+
+sub log { my ($self, @m) = @_; printf STDERR "==> [%6.1fs] %s\n", time() - $self->{started}, join('', @m); }
+sub note { my ($self, $m) = @_; push @{ $self->{notes} }, $m; $self->log("NOTE: $m"); }
+
+sub run_cmd
+{
+	my (@cmd) = @_;
+	system(@cmd) == 0 or die "command failed ($?): @cmd\n";
+}
+
+sub slurp { my ($f) = @_; open my $fh, '<', $f or die "$f: $!"; local $/; my $s = <$fh>; close $fh; return $s; }
+sub spew { my ($f, $s) = @_; open my $fh, '>', $f or die "$f: $!"; print $fh $s; close $fh or die "$f: $!"; }
+
+# ---- cluster -------------------------------------------------------------
+
+sub as_user
+{
+	my (@cmd) = @_;
+	return ('env', "PATH=$PG_BINDIR:$ENV{PATH}", @cmd) if $> != 0;
+	return ('runuser', '-u', $TEST_USER, '--', 'env', "PATH=$PG_BINDIR:$ENV{PATH}", @cmd);
+}
+
+sub ensure_user
+{
+	return if $> != 0;
+	system("id -u $TEST_USER >/dev/null 2>&1") == 0
+	  or run_cmd('useradd', '--create-home', '--shell', '/bin/bash', $TEST_USER);
+}
+
+# Server settings of every run; recorded in the JSON
+our %SERVER_CONF = (
+	shared_buffers => '2GB',
+	work_mem => '64MB',
+	maintenance_work_mem => '2GB',
+	max_parallel_maintenance_workers => 2,
+	max_parallel_workers => 8,
+	max_worker_processes => 8,
+	jit => 'off',
+	fsync => 'off',
+	synchronous_commit => 'off',
+	full_page_writes => 'off',
+	max_wal_size => '8GB',
+	checkpoint_timeout => '30min',
+	autovacuum => 'off',
+	random_page_cost => '1.1',
+	effective_cache_size => '8GB',
+	max_connections => 50,
+	shared_preload_libraries => "''",
+);
+
+sub start_cluster
+{
+	my ($self) = @_;
+	ensure_user();
+	my $base = $self->{opts}{cluster_dir} // "$BENCH/.cluster";
+	my $dir = "$base/" . $self->{scenario};
+	if (-d $dir) {
+		system(as_user('pg_ctl', '-D', $dir, '-m', 'fast', '-w', 'stop'), ) if -f "$dir/postmaster.pid";
+		remove_tree($dir);
+	}
+	make_path($base);
+	run_cmd('chown', $TEST_USER, $base) if $> == 0;
+	$self->log("initdb $dir");
+	system(join(' ', as_user('initdb', '-D', $dir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C')) . ' >/dev/null') == 0 or die "initdb failed\n";
+	my $conf = "listen_addresses = ''\nunix_socket_directories = '$dir'\nport = $self->{port}\n";
+	$conf .= "$_ = $SERVER_CONF{$_}\n" for sort keys %SERVER_CONF;
+	open my $fh, '>>', "$dir/postgresql.conf" or die $!;
+	print $fh $conf;
+	close $fh;
+	$self->log("starting server on port $self->{port}");
+	run_cmd(as_user('pg_ctl', '-D', $dir, '-l', "$dir/server.log", '-w', 'start', '-o', '-c logging_collector=off'));
+	$self->{datadir} = $dir;
+	$self->{host} = $dir;
+}
+
+sub stop_cluster
+{
+	my ($self) = @_;
+	return unless $self->{datadir};
+	$self->log("stopping server");
+	system(join(' ', as_user('pg_ctl', '-D', $self->{datadir}, '-m', 'fast', '-w', 'stop')) . ' >/dev/null');
+	remove_tree($self->{datadir}) unless $self->{opts}{keep};
+	delete $self->{datadir};
+}
+
+# ---- psql / pgbench ------------------------------------------------------
+
+sub conn_args { my ($self, $db) = @_; return ('-h', $self->{host}, '-p', $self->{port}, '-U', 'postgres', '-d', $db); }
+
+# Run SQL (a string, may hold several statements and psql meta-commands) in
+# one session; returns stdout (unaligned, tuples only, '|' separated).
+sub psql
+{
+	my ($self, $db, $sql, %o) = @_;
+	my $f = "$self->{tmp}/q.sql";
+	spew($f, $sql);
+	my @cmd = ("$PG_BINDIR/psql", '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', $self->conn_args($db), '-f', $f);
+	my $out = '';
+	my $pid = open(my $fh, '-|') // die "fork: $!";
+	if (!$pid) {
+		if ($o{stdin}) { open STDIN, '<', $o{stdin} or die "$o{stdin}: $!"; }
+		if ($o{stdin_cmd}) { open STDIN, '-|', $o{stdin_cmd} or die "$o{stdin_cmd}: $!"; }
+		open STDERR, '>&', \*STDOUT if $o{merge_stderr};
+		local $ENV{PGOPTIONS} = '-c client_min_messages=warning ' . ($o{pgoptions} // '');
+		exec @cmd or die "exec psql: $!";
+	}
+	{ local $/; $out = <$fh> // ''; }
+	close $fh;
+	if ($? != 0) {
+		return undef if $o{allow_fail};
+		die "psql failed on $db:\n$sql\n$out\n";
+	}
+	chomp $out;
+	return $out;
+}
+
+sub psql_rows
+{
+	my ($self, $db, $sql, %o) = @_;
+	my $out = $self->psql($db, $sql, %o);
+	return () unless defined $out && length $out;
+	return map { [ split /\|/, $_, -1 ] } split /\n/, $out;
+}
+
+# Time one statement (after optional setup statements) with psql's \timing;
+# returns milliseconds.
+sub timed
+{
+	my ($self, $db, $setup, $stmt) = @_;
+	my $out = $self->psql($db, "$setup\n\\timing on\n$stmt;\n");
+	my @t = ($out =~ /^Time: ([0-9.]+) ms/mg);
+	die "no timing in psql output: $out\n" unless @t;
+	return $t[-1];
+}
+
+# EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON); returns the decoded top plan
+sub explain
+{
+	my ($self, $db, $setup, $stmt, $opts) = @_;
+	$opts //= 'ANALYZE, BUFFERS';
+	my $out = $self->psql($db, "$setup\nEXPLAIN ($opts, FORMAT JSON) $stmt;\n");
+	my $j = decode_json($out);
+	return $j->[0];
+}
+
+# Walk a JSON plan: list of node types, and the first value of a key anywhere
+sub plan_nodes
+{
+	my ($plan, $acc) = @_;
+	$acc //= [];
+	push @$acc, $plan->{'Node Type'} . ($plan->{'Index Name'} ? " ($plan->{'Index Name'})" : '');
+	plan_nodes($_, $acc) for @{ $plan->{Plans} // [] };
+	return $acc;
+}
+
+sub plan_sum
+{
+	my ($plan, $key) = @_;
+	my $s = $plan->{$key} // 0;
+	$s += plan_sum($_, $key) for @{ $plan->{Plans} // [] };
+	return $s;
+}
+
+# pgbench: returns {tps, n, lat_us => [...], by_script => {no => [...]}, out}
+sub pgbench
+{
+	my ($self, $db, %o) = @_;
+	my $logdir = tempdir('pgb-XXXXXX', DIR => $self->{tmp}, CLEANUP => 1);
+	my @cmd = ("$PG_BINDIR/pgbench", '-n', '-M', $o{mode} // 'prepared', '-T', $o{secs}, '-c', $o{clients},
+		'-j', $o{threads} // $o{clients}, '--log', "--log-prefix=$logdir/pgb", $self->conn_args($db));
+	push @cmd, map { ('-D', "$_=$o{vars}{$_}") } sort keys %{ $o{vars} // {} };
+	push @cmd, '-r' if $o{per_statement};
+	push @cmd, map { ('-f', $_) } @{ $o{scripts} };
+	my $pid = open(my $fh, '-|') // die "fork: $!";
+	if (!$pid) {
+		open STDERR, '>&', \*STDOUT;
+		local $ENV{PGOPTIONS} = $o{pgoptions} // '';
+		exec @cmd or die "exec pgbench: $!";
+	}
+	my $out;
+	{ local $/; $out = <$fh> // ''; }
+	close $fh;
+	die "pgbench failed (@cmd):\n$out\n" if $? != 0;
+	my ($tps) = $out =~ /^tps = ([0-9.]+) \(without initial connection time\)/m;
+	die "pgbench: no tps in output:\n$out\n" unless defined $tps;
+	my (@lat, %by);
+	opendir my $dh, $logdir or die $!;
+	for my $f (grep { /^pgb\./ } readdir $dh) {
+		open my $lf, '<', "$logdir/$f" or die $!;
+		while (<$lf>) {
+			my @c = split;
+			next unless @c >= 6;
+			next if $c[2] eq 'skipped' || $c[2] eq 'failed';
+			push @lat, $c[2];
+			push @{ $by{ $c[3] } }, $c[2];
+		}
+		close $lf;
+	}
+	closedir $dh;
+	my %stmt;
+	if ($o{per_statement}) {
+		# "  0.123  0  SELECT ..." lines under "statement latencies in milliseconds"
+		while ($out =~ /^\s+([0-9.]+)\s+\d+\s+(.+)$/mg) { $stmt{$2} = $1 + 0; }
+	}
+	return { tps => $tps + 0, n => scalar(@lat), lat_us => \@lat, by_script => \%by, stmt_ms => \%stmt };
+}
+
+# ---- statistics ----------------------------------------------------------
+
+sub median
+{
+	my @s = sort { $a <=> $b } grep { defined } @_;
+	return undef unless @s;
+	return @s % 2 ? $s[$#s / 2] : ($s[@s / 2 - 1] + $s[@s / 2]) / 2;
+}
+
+sub pct
+{
+	my ($p, $vals) = @_;
+	my @s = sort { $a <=> $b } @$vals;
+	return undef unless @s;
+	my $i = int($p / 100 * @s + 0.5) - 1;
+	$i = 0 if $i < 0;
+	$i = $#s if $i > $#s;
+	return $s[$i];
+}
+
+sub mean { my $n = scalar(@_) or return undef; my $s = 0; $s += $_ for @_; return $s / $n; }
+
+sub r3 { my ($v, $d) = @_; return undef unless defined $v; $d //= 3; return 0 + sprintf("%.${d}f", $v); }
+
+# ---- results -------------------------------------------------------------
+
+# One measurement: system, name, params (hash), unit, samples (list)
+sub record
+{
+	my ($self, %m) = @_;
+	my @s = @{ $m{samples} };
+	my $r = {
+		system => $m{system},
+		measurement => $m{name},
+		params => $m{params} // {},
+		unit => $m{unit},
+		samples => [ map { r3($_, 4) } @s ],
+		median => r3(median(@s), 4),
+	};
+	$r->{extra} = $m{extra} if $m{extra};
+	push @{ $self->{results} }, $r;
+	return $r;
+}
+
+sub get
+{
+	my ($self, $system, $name, %params) = @_;
+	R: for my $r (@{ $self->{results} }) {
+		next unless $r->{system} eq $system && $r->{measurement} eq $name;
+		for (keys %params) { next R unless defined $r->{params}{$_} && $r->{params}{$_} eq $params{$_}; }
+		return $r->{median};
+	}
+	return undef;
+}
+
+sub machine_info
+{
+	my ($self) = @_;
+	my $cpu = '?';
+	if (open my $fh, '<', '/proc/cpuinfo') { while (<$fh>) { if (/^model name\s*:\s*(.+)$/) { $cpu = $1; last; } } }
+	my $mem = '?';
+	if (open my $fh, '<', '/proc/meminfo') { while (<$fh>) { if (/^MemTotal:\s+(\d+) kB/) { $mem = sprintf('%.1f GiB', $1 / 1048576); last; } } }
+	chomp(my $cores = `nproc 2>/dev/null` // '?');
+	chomp(my $kernel = `uname -r` // '?');
+	chomp(my $os = `. /etc/os-release 2>/dev/null && echo \$PRETTY_NAME` // '?');
+	chomp(my $flags = `grep -m1 -o -w -E 'avx2|avx512f|fma' /proc/cpuinfo | sort -u | tr '\n' ' '`);
+	return { cpu_model => $cpu, cores => $cores + 0, ram => $mem, kernel => $kernel, os => $os, cpu_flags => $flags };
+}
+
+sub pg_info
+{
+	my ($self) = @_;
+	my $v = $self->psql('postgres', 'SELECT version()');
+	my @names = qw(shared_buffers work_mem maintenance_work_mem max_parallel_maintenance_workers
+	  max_parallel_workers_per_gather max_parallel_workers max_worker_processes jit fsync
+	  synchronous_commit full_page_writes autovacuum random_page_cost effective_cache_size
+	  huge_pages wal_level);
+	my $in = join(',', map { "'$_'" } @names);
+	my %s = map { $_->[0] => $_->[1] . ($_->[2] ? $_->[2] : '') }
+	  $self->psql_rows('postgres', "SELECT name, setting, unit FROM pg_settings WHERE name IN ($in)");
+	# human-readable sizes
+	for (qw(shared_buffers work_mem maintenance_work_mem effective_cache_size)) {
+		$s{$_} = $self->psql('postgres', "SHOW $_");
+	}
+	return { version => $v, settings => \%s };
+}
+
+sub git_info
+{
+	my $c = `git -C '$ROOT' rev-parse --short HEAD 2>/dev/null` // '';
+	chomp $c;
+	my $dirty = `git -C '$ROOT' status --porcelain --untracked-files=no 2>/dev/null` // '';
+	return $c ? $c . (length($dirty) ? '+dirty' : '') : 'unknown';
+}
+
+sub write_outputs
+{
+	my ($self, $md_body) = @_;
+	my $resdir = $self->{opts}{results_dir} // "$BENCH/results";
+	make_path($resdir);
+	my $base = "$resdir/$self->{scenario}-$self->{stamp}";
+	$self->{info}{runtime_s} = r3(time() - $self->{started}, 1);
+	my $doc = {
+		scenario => $self->{scenario},
+		date => strftime('%Y-%m-%dT%H:%M:%S%z', localtime($self->{started})),
+		command => $self->{command},
+		options => $self->{opts},
+		machine => $self->{machine},
+		postgresql => $self->{pg},
+		extensions => $self->{extensions},
+		systems => $self->{systems},
+		notes => $self->{notes},
+		info => $self->{info},
+		results => $self->{results},
+	};
+	spew("$base.json", JSON::PP->new->pretty->canonical->encode($doc));
+	my $md = $self->md_header . $md_body;
+	$md .= "\nTotal runtime: $self->{info}{runtime_s} s.  Raw samples: `" . basename("$base.json") . "`.\n";
+	spew("$base.md", $md);
+	$self->{out_base} = $base;
+	return ($base, $md);
+}
+
+sub md_header
+{
+	my ($self) = @_;
+	my $m = $self->{machine};
+	my $pg = $self->{pg};
+	my $s = $pg->{settings};
+	my $h = "# engram benchmark: $self->{scenario} ($self->{stamp})\n\n";
+	$h .= "- command: `$self->{command}`\n";
+	$h .= "- machine: $m->{cpu_model}, $m->{cores} cores, $m->{ram} RAM, kernel $m->{kernel}\n";
+	my ($pgv) = $pg->{version} =~ /^(PostgreSQL \S+)/;
+	$h .= "- $pgv; shared_buffers=$s->{shared_buffers}, work_mem=$s->{work_mem}, maintenance_work_mem=$s->{maintenance_work_mem}, jit=$s->{jit}, fsync=$s->{fsync}\n";
+	my $e = $self->{extensions};
+	$h .= "- extensions: " . join(', ', map { "$_ " . ($e->{$_} // 'n/a') } sort keys %$e) . "\n";
+	for my $sys (sort keys %{ $self->{systems} }) {
+		my $st = $self->{systems}{$sys};
+		$h .= "- $sys: " . ($st->{available} ? 'measured' : "not available ($st->{reason})") . "\n";
+	}
+	$h .= "- note: $_\n" for @{ $self->{notes} };
+	return "$h\n";
+}
+
+# Markdown table from a header list and rows of cells
+sub md_table
+{
+	my ($head, @rows) = @_;
+	my $t = '| ' . join(' | ', @$head) . " |\n";
+	$t .= '|' . join('|', map { '---' } @$head) . "|\n";
+	for my $r (@rows) {
+		$t .= '| ' . join(' | ', map { defined $_ ? $_ : '–' } @$r) . " |\n";
+	}
+	return $t;
+}
+
+sub fmt
+{
+	my ($v, $d) = @_;
+	return undef unless defined $v;
+	$d //= 1;
+	return sprintf("%.${d}f", $v);
+}
+
+sub ratio
+{
+	my ($a, $b, $d) = @_;
+	return undef unless defined $a && defined $b && $b != 0;
+	return sprintf('%.' . ($d // 2) . 'f', $a / $b);
+}
+
+# ---- engram build and extension availability -----------------------------
+
+sub build_engram
+{
+	my ($self) = @_;
+	if ($self->{opts}{no_build}) {
+		$self->note('engram not rebuilt (--no-build): using the installed library');
+		return;
+	}
+	$self->log('building and installing engram from the working tree');
+	my $rc = system('bash', '-c', "source '$ROOT/scripts/common.sh' && build_and_install >'$self->{tmp}/build.log' 2>&1");
+	if ($rc != 0) {
+		my $tail = `tail -5 '$self->{tmp}/build.log'`;
+		$self->note("engram build from the working tree failed; using the installed library if any. Build log tail: $tail");
+	}
+}
+
+# Create a database with an extension; returns (ok, version or error text)
+sub create_db_with
+{
+	my ($self, $db, $ext) = @_;
+	$self->psql('postgres', "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db;");
+	my $conn = join ' ', map { "'$_'" } $self->conn_args($db);
+	my $err = `$PG_BINDIR/psql -X -q -At -v ON_ERROR_STOP=1 $conn -c 'CREATE EXTENSION $ext' 2>&1`;
+	if ($? != 0) {
+		chomp $err;
+		return (0, $err);
+	}
+	return (1, $self->psql($db, "SELECT extversion FROM pg_extension WHERE extname = '$ext'"));
+}
+
+sub has_am
+{
+	my ($self, $db, $am) = @_;
+	return $self->psql($db, "SELECT count(*) FROM pg_am WHERE amname = '$am'") eq '1';
+}
+
+# ---- plot ----------------------------------------------------------------
+
+# series: [ { title, points => [[x, y], ...] } ]
+sub plot
+{
+	my ($self, $file, %o) = @_;
+	if (system('command -v gnuplot >/dev/null 2>&1') != 0) {
+		if ($> == 0 && !$self->{opts}{no_install}) {
+			$self->log('installing gnuplot-nox');
+			system('apt-get install -y -qq gnuplot-nox >/dev/null 2>&1');
+		}
+		if (system('command -v gnuplot >/dev/null 2>&1') != 0) {
+			$self->note('gnuplot not available: no plot');
+			return;
+		}
+	}
+	my @plots;
+	my $i = 0;
+	for my $s (@{ $o{series} }) {
+		next unless @{ $s->{points} };
+		$i++;
+		my $dat = "$self->{tmp}/plot$i.dat";
+		spew($dat, join('', map { "$_->[0] $_->[1]\n" } @{ $s->{points} }));
+		my $style = @{ $s->{points} } > 1 ? 'linespoints' : 'points';
+		push @plots, "'$dat' using 1:2 with $style lw 2 pt 7 ps 1.2 title '$s->{title}'";
+	}
+	return unless @plots;
+	my $gp = <<"GP";
+set terminal pngcairo size 900,600 enhanced font 'sans,11'
+set output '$file'
+set title '$o{title}'
+set xlabel '$o{xlabel}'
+set ylabel '$o{ylabel}'
+set logscale y
+set grid xtics ytics mytics
+set key $o{key}
+set xrange [$o{xrange}]
+plot @{[ join(", \\\n     ", @plots) ]}
+GP
+	my $gpf = "$self->{tmp}/plot.gp";
+	spew($gpf, $gp);
+	if (system('gnuplot', $gpf) != 0) {
+		# pngcairo is absent from some builds: fall back to the gd png terminal
+		$gp =~ s/pngcairo size 900,600 enhanced font 'sans,11'/png size 900,600/;
+		spew($gpf, $gp);
+		system('gnuplot', $gpf) == 0 or $self->note('gnuplot failed: no plot');
+	}
+	return $file;
+}
+
+1;
