@@ -40,7 +40,7 @@ $node->safe_psql('chosen',
 is( $node->safe_psql(
 		'chosen',
 		"SELECT ev.l2_distance('[1,1]'::ev.vector, '[4,5]'::ev.vector), "
-		  . "OPERATOR(ev.<=>)('[1,0]'::ev.halfvec, '[0,1]'::ev.halfvec)"),
+		  . "'[1,0]'::ev.halfvec OPERATOR(ev.<=>) '[0,1]'::ev.halfvec"),
 	'5|1',
 	'types and functions in the chosen schema');
 my ($ret, $out, $err) =
@@ -92,10 +92,10 @@ sub side_by_side
 	is( $node->safe_psql(
 			$db,
 			qq{SELECT count(*) FROM both_kinds x, both_kinds y
-			   WHERE OPERATOR($pv.<->)(x.a, y.a) <> OPERATOR($ev.<->)(x.b, y.b)
-				  OR OPERATOR($pv.<=>)(x.a, y.a) IS DISTINCT FROM OPERATOR($ev.<=>)(x.b, y.b)
-				  OR OPERATOR($pv.<#>)(x.a, y.a) <> OPERATOR($ev.<#>)(x.b, y.b)
-				  OR OPERATOR($pv.<+>)(x.a, y.a) <> OPERATOR($ev.<+>)(x.b, y.b)}
+			   WHERE x.a OPERATOR($pv.<->) y.a <> x.b OPERATOR($ev.<->) y.b
+				  OR x.a OPERATOR($pv.<=>) y.a IS DISTINCT FROM x.b OPERATOR($ev.<=>) y.b
+				  OR x.a OPERATOR($pv.<#>) y.a <> x.b OPERATOR($ev.<#>) y.b
+				  OR x.a OPERATOR($pv.<+>) y.a <> x.b OPERATOR($ev.<+>) y.b}
 		),
 		'0',
 		"$db: all distances agree");

@@ -109,7 +109,7 @@ sub start_cluster
 	print $fh $conf;
 	close $fh;
 	$self->log("starting server on port $self->{port}");
-	run_cmd(as_user('pg_ctl', '-D', $dir, '-l', "$dir/server.log", '-w', 'start', '-o', '-c logging_collector=off'));
+	system(join(' ', as_user('pg_ctl', '-D', $dir, '-l', "$dir/server.log", '-w', 'start')) . ' >/dev/null') == 0 or die "server start failed: see $dir/server.log\n";
 	$self->{datadir} = $dir;
 	$self->{host} = $dir;
 }
@@ -333,6 +333,14 @@ sub pg_info
 	return { version => $v, settings => \%s };
 }
 
+# /proc/loadavg's 1/5/15-minute averages: other work on the machine skews results
+sub loadavg
+{
+	open my $fh, '<', '/proc/loadavg' or return undef;
+	my @l = split ' ', <$fh>;
+	return "@l[0..2]";
+}
+
 sub git_info
 {
 	my $c = `git -C '$ROOT' rev-parse --short HEAD 2>/dev/null` // '';
@@ -386,6 +394,7 @@ sub md_header
 		my $st = $self->{systems}{$sys};
 		$h .= "- $sys: " . ($st->{available} ? 'measured' : "not available ($st->{reason})") . "\n";
 	}
+	$h .= "- load average (1/5/15 min) at start: $self->{info}{loadavg_start}, at end: " . ($self->{info}{loadavg_end} // '?') . " (2 cores: anything above ~0.3 at start means other work was running)\n";
 	$h .= "- note: $_\n" for @{ $self->{notes} };
 	return "$h\n";
 }

@@ -14,7 +14,7 @@ my $SQL = "$Bench::BENCH/sql";
 
 our %DEFAULTS = (
 	'glove' => { base => 0, queries => 1000, ef => '10,20,40,80,160,320', reps => 3, secs => 10, clients => 2, part => 'search' },
-	'glove-quick' => { base => 50000, queries => 200, ef => '10,20,40,80,160,320', reps => 3, secs => 3, clients => 2, part => 'search' },
+	'glove-quick' => { base => 50000, queries => 200, ef => '10,20,40,80,160,320', reps => 3, build_reps => 1, secs => 3, clients => 2, part => 'search' },
 	'glove-filtered' => { base => 0, queries => 200, ef => '40,160,320', reps => 1, secs => 0, clients => 1, part => 'filtered' },
 	'glove-mixed' => { base => 0, queries => 1000, ef => '40', reps => 3, secs => 60, clients => 8, part => 'mixed' },
 );
@@ -85,8 +85,8 @@ sub run
 			$b->psql($dbn, 'ALTER TABLE items ADD COLUMN category int');
 		}
 		if (!$file_has_cat && $part eq 'filtered') { $cols = '(id, word, embedding)'; }
-		$b->psql($dbn, "\\copy items $cols FROM STDIN", stdin_cmd => $base_cmd);
-		$b->psql($dbn, "\\copy queries (id, word, embedding) FROM STDIN", stdin_cmd => "head -n $nq '$qfile'");
+		$b->psql($dbn, "\\copy items $cols FROM pstdin", stdin_cmd => $base_cmd);
+		$b->psql($dbn, "\\copy queries (id, word, embedding) FROM pstdin", stdin_cmd => "head -n $nq '$qfile'");
 		if ($part eq 'filtered' && !$file_has_cat) {
 			# 1% category 2, 10% category 1, deterministic from id
 			$b->psql($dbn, "UPDATE items SET category = CASE WHEN abs(hashint8extended(id, 42)) % 1000 < 10 THEN 2

@@ -42,10 +42,10 @@ extern uint32_t engram_avx512_u8_dot_vnni(const uint8_t *a, const uint8_t *b,
 extern const EngramKernels engram_kernels_neon;
 
 /*
- * Armv8.2 dot product (FEAT_DotProd, only found in Armv8.2 or later CPUs,
- * hence the arch= that arm_neon.h also uses).  GCC can enable it per function;
+ * Armv8.2 dot product (FEAT_DotProd; only Armv8.2 and later CPUs have it,
+ * hence the arch= that arm_neon.h also uses).  GCC enables it per function;
  * clang before 16 only defines its intrinsics when the whole file is built
- * for it, so there the functions exist only in such builds.
+ * for it, so with clang the functions exist only in such builds.
  */
 #if defined(__ARM_FEATURE_DOTPROD)
 #define ENGRAM_NEON_DOTPROD

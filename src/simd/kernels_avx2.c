@@ -117,11 +117,12 @@ avx2_f32_dot(const float *a, const float *b, int n)
 	return sum;
 }
 
-/* |x| by clearing the sign bit */
+/* |x - y| (clearing the sign bit) added to acc */
 AVX2_TARGET static inline __m256
-avx2_abs_ps(__m256 x)
+avx2_l1_step(__m256 x, __m256 y, __m256 acc)
 {
-	return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+	return _mm256_add_ps(acc, _mm256_andnot_ps(_mm256_set1_ps(-0.0f),
+											   _mm256_sub_ps(x, y)));
 }
 
 AVX2_TARGET static float
@@ -136,13 +137,13 @@ avx2_f32_l1(const float *a, const float *b, int n)
 
 	for (; i + 32 <= n; i += 32)
 	{
-		s0 = _mm256_add_ps(s0, avx2_abs_ps(_mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i))));
-		s1 = _mm256_add_ps(s1, avx2_abs_ps(_mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8))));
-		s2 = _mm256_add_ps(s2, avx2_abs_ps(_mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16))));
-		s3 = _mm256_add_ps(s3, avx2_abs_ps(_mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24))));
+		s0 = avx2_l1_step(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+		s1 = avx2_l1_step(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+		s2 = avx2_l1_step(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+		s3 = avx2_l1_step(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
 	}
 	for (; i + 8 <= n; i += 8)
-		s0 = _mm256_add_ps(s0, avx2_abs_ps(_mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i))));
+		s0 = avx2_l1_step(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
 	sum = avx2_hsum_ps(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
 	for (; i < n; i++)
 		sum += fabsf(a[i] - b[i]);
@@ -245,11 +246,11 @@ avx2_f16_l1(const uint16_t *a, const uint16_t *b, int n)
 
 	for (; i + 16 <= n; i += 16)
 	{
-		s0 = _mm256_add_ps(s0, avx2_abs_ps(_mm256_sub_ps(avx2_load_ph(a + i), avx2_load_ph(b + i))));
-		s1 = _mm256_add_ps(s1, avx2_abs_ps(_mm256_sub_ps(avx2_load_ph(a + i + 8), avx2_load_ph(b + i + 8))));
+		s0 = avx2_l1_step(avx2_load_ph(a + i), avx2_load_ph(b + i), s0);
+		s1 = avx2_l1_step(avx2_load_ph(a + i + 8), avx2_load_ph(b + i + 8), s1);
 	}
 	for (; i + 8 <= n; i += 8)
-		s0 = _mm256_add_ps(s0, avx2_abs_ps(_mm256_sub_ps(avx2_load_ph(a + i), avx2_load_ph(b + i))));
+		s0 = avx2_l1_step(avx2_load_ph(a + i), avx2_load_ph(b + i), s0);
 	sum = avx2_hsum_ps(_mm256_add_ps(s0, s1));
 	for (; i < n; i++)
 		sum += fabsf(engram_half_to_float(a[i]) - engram_half_to_float(b[i]));
@@ -409,7 +410,8 @@ avx2_hamming(const uint8_t *a, const uint8_t *b, int nbytes)
 		__m256i		x = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *) (a + i)),
 										 _mm256_loadu_si256((const __m256i *) (b + i)));
 		__m256i		lo = _mm256_shuffle_epi8(table, _mm256_and_si256(x, low4));
-		__m256i		hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(x, 4), low4));
+		__m256i		hi = _mm256_shuffle_epi8(table,
+											 _mm256_and_si256(_mm256_srli_epi16(x, 4), low4));
 
 		s = _mm256_add_epi64(s, _mm256_sad_epu8(_mm256_add_epi8(lo, hi),
 												_mm256_setzero_si256()));
