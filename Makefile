@@ -19,7 +19,9 @@ PG_CONFIG ?= pg_config
 # as ARR_DATA_PTR); reading them as system headers keeps -Wextra -Werror
 # aimed at engram's code.
 PG_CPPFLAGS += -I$(srcdir)/src -I$(srcdir)/src/simd -isystem $(includedir_server)
-PG_CFLAGS += -Wall -Wextra
+# -Wextra minus unused-parameter: access method and fmgr callbacks have
+# signatures fixed by PostgreSQL, and most use only some of their arguments.
+PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter
 ifdef WERROR
 PG_CFLAGS += -Werror
 endif
@@ -35,12 +37,12 @@ REGRESS_PREP = regress-dir
 
 TAP_TESTS = 1
 
-PGXS := $(shell $(PG_CONFIG) --pgxs)
-include $(PGXS)
-
 # No LLVM bitcode for JIT inlining: it would need clang at build time and
 # the distance functions gain nothing from being inlined into JIT code.
-with_llvm = no
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
 
 .PHONY: regress-dir
 regress-dir:

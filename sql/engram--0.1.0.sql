@@ -614,3 +614,73 @@ CREATE FUNCTION engram.simd_info(OUT variant text, OUT cpu_features text[])
 	RETURNS record
 	AS 'MODULE_PATHNAME', 'engram_simd_info' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION engram.simd_info() IS 'distance kernels in use and the CPU features seen';
+
+-- engram_hnsw ------------------------------------------------------------
+
+CREATE FUNCTION engram.hnsw_handler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME', 'engram_hnsw_handler' LANGUAGE C;
+COMMENT ON FUNCTION engram.hnsw_handler(internal) IS 'engram_hnsw index access method handler';
+
+CREATE ACCESS METHOD engram_hnsw TYPE INDEX HANDLER engram.hnsw_handler;
+COMMENT ON ACCESS METHOD engram_hnsw IS 'HNSW index with tiered pages and quantized codes';
+
+CREATE FUNCTION engram.hnsw_l2_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'engram_hnsw_l2_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION engram.hnsw_ip_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'engram_hnsw_ip_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION engram.hnsw_cosine_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'engram_hnsw_cosine_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION engram.hnsw_l1_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'engram_hnsw_l1_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION engram.hnsw_vector_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'engram_hnsw_vector_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION engram.hnsw_halfvec_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'engram_hnsw_halfvec_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OPERATOR CLASS vector_l2_ops
+	FOR TYPE vector USING engram_hnsw AS
+	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 engram.hnsw_l2_support(internal),
+	FUNCTION 2 engram.hnsw_vector_support(internal);
+
+CREATE OPERATOR CLASS vector_ip_ops
+	FOR TYPE vector USING engram_hnsw AS
+	OPERATOR 1 <#> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 engram.hnsw_ip_support(internal),
+	FUNCTION 2 engram.hnsw_vector_support(internal);
+
+CREATE OPERATOR CLASS vector_cosine_ops
+	FOR TYPE vector USING engram_hnsw AS
+	OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 engram.hnsw_cosine_support(internal),
+	FUNCTION 2 engram.hnsw_vector_support(internal);
+
+CREATE OPERATOR CLASS vector_l1_ops
+	FOR TYPE vector USING engram_hnsw AS
+	OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 engram.hnsw_l1_support(internal),
+	FUNCTION 2 engram.hnsw_vector_support(internal);
+
+CREATE OPERATOR CLASS halfvec_l2_ops
+	FOR TYPE halfvec USING engram_hnsw AS
+	OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 engram.hnsw_l2_support(internal),
+	FUNCTION 2 engram.hnsw_halfvec_support(internal);
+
+CREATE OPERATOR CLASS halfvec_ip_ops
+	FOR TYPE halfvec USING engram_hnsw AS
+	OPERATOR 1 <#> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 engram.hnsw_ip_support(internal),
+	FUNCTION 2 engram.hnsw_halfvec_support(internal);
+
+CREATE OPERATOR CLASS halfvec_cosine_ops
+	FOR TYPE halfvec USING engram_hnsw AS
+	OPERATOR 1 <=> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 engram.hnsw_cosine_support(internal),
+	FUNCTION 2 engram.hnsw_halfvec_support(internal);
+
+CREATE OPERATOR CLASS halfvec_l1_ops
+	FOR TYPE halfvec USING engram_hnsw AS
+	OPERATOR 1 <+> (halfvec, halfvec) FOR ORDER BY float_ops,
+	FUNCTION 1 engram.hnsw_l1_support(internal),
+	FUNCTION 2 engram.hnsw_halfvec_support(internal);

@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "am/hnsw/hnsw.h"
 #include "simd.h"
 #include "simd_guc.h"
 
@@ -27,6 +28,7 @@ _PG_init(void)
 {
 	engram_simd_init();
 	EngramSimdDefineGuc();
+	EngramHnswInit();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("engram");

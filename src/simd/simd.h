@@ -95,6 +95,10 @@ extern int	engram_simd_variant_from_name(const char *name);
  */
 extern const char *const *engram_simd_cpu_features(void);
 
+/* L1 distance of two int8 codes with their own scales (kernels_codes.c) */
+extern float engram_i8_scaled_l1(const int8_t *a, float scale_a,
+								 const int8_t *b, float scale_b, int n);
+
 /* Shared final step of the cosine kernels: pgvector's formula */
 static inline double
 engram_cosine_finish(float dot, float norma, float normb)

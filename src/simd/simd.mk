@@ -46,5 +46,10 @@ simd-bench: bench/simd/simd_bench bench/simd/simd_bench_autovec
 	bench/simd/simd_bench
 	bench/simd/simd_bench_autovec --label scalar-autovec scalar
 
-EXTRA_CLEAN += $(SIMD_DIR)/test/simd_test bench/simd/simd_bench \
-	bench/simd/simd_bench_autovec bench/simd/kernels_scalar_autovec.o
+# Not EXTRA_CLEAN: PGXS tests "ifdef EXTRA_CLEAN" while being read, before
+# this fragment is included, so an addition here would be ignored.
+.PHONY: clean-simd
+clean: clean-simd
+clean-simd:
+	rm -f $(SIMD_DIR)/test/simd_test bench/simd/simd_bench \
+		bench/simd/simd_bench_autovec bench/simd/kernels_scalar_autovec.o

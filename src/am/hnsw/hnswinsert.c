@@ -1,0 +1,349 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswinsert.c
+ *	  engram_hnsw: inserting rows into the on-disk graph.
+ *
+ * Inserts are serialised by a heavyweight lock on a pseudo page of the index
+ * (HNSW_INSERT_LOCK), so a node's neighbour lists only change under it and
+ * an insert can read a list, decide, and rewrite it without racing another
+ * writer.  Scans take no heavyweight lock: they read one page at a time
+ * under a share lock and always see either the old or the new version of a
+ * list.  The new node is written, with its own links, before any node
+ * links to it.  Every page change is WAL-logged with GenericXLog.  See
+ * README, "Insert" and "Locking".
+ *
+ * src/am/hnsw/hnswinsert.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "am/hnsw/hnsw.h"
+
+/*
+ * Put a node tuple on a page: an unlinked slot that vacuum freed if the FSM
+ * knows one, else the insert page, else a new page.  Returns its position.
+ */
+static ItemPointerData
+PlaceNode(Relation index, HnswNodeHeader *node, Size size)
+{
+	ItemPointerData tid;
+	BlockNumber blkno;
+	Buffer		buf;
+	Buffer		metabuf;
+	GenericXLogState *state;
+	Page		page;
+	Page		metapage;
+	HnswMetaPage meta;
+	OffsetNumber off;
+
+	/* reuse a slot of a deleted node */
+	while ((blkno = GetFreeIndexPage(index)) != InvalidBlockNumber)
+	{
+		bool		more = false;
+
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		off = InvalidOffsetNumber;
+		if (!PageIsNew(page) && HnswPageGetOpaque(page)->page_id == HNSW_PAGE_ID &&
+			HnswPageGetOpaque(page)->tier != HNSW_TIER_META)
+		{
+			for (OffsetNumber i = FirstOffsetNumber; i <= PageGetMaxOffsetNumber(page); i++)
+			{
+				HnswNodeHeader *old = (HnswNodeHeader *) PageGetItem(page, PageGetItemId(page, i));
+
+				if (!(old->flags & HNSW_NODE_UNLINKED))
+					continue;
+				if (off == InvalidOffsetNumber &&
+					PageIndexTupleOverwrite(page, i, (Item) node, size))
+					off = i;
+				else
+					more = true;
+			}
+		}
+		if (off != InvalidOffsetNumber)
+		{
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(buf);
+			if (more)
+				RecordFreeIndexPage(index, blkno);
+			ItemPointerSet(&tid, blkno, off);
+			return tid;
+		}
+		GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+	}
+
+	/* the insert page, or a new one; the meta page says which */
+	metabuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	blkno = HnswPageGetMeta(BufferGetPage(metabuf))->insert_page;
+	if (blkno != InvalidBlockNumber)
+	{
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		if (PageGetFreeSpace(BufferGetPage(buf)) >= MAXALIGN(size))
+		{
+			state = GenericXLogStart(index);
+			page = GenericXLogRegisterBuffer(state, buf, 0);
+			off = PageAddItem(page, (Item) node, size, InvalidOffsetNumber, false, false);
+			if (off == InvalidOffsetNumber)
+				elog(ERROR, "failed to add node to engram_hnsw index \"%s\"",
+					 RelationGetRelationName(index));
+			metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
+			HnswPageGetMeta(metapage)->nodes++;
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(buf);
+			UnlockReleaseBuffer(metabuf);
+			ItemPointerSet(&tid, blkno, off);
+			return tid;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	buf = HnswNewBuffer(index, MAIN_FORKNUM);
+	blkno = BufferGetBlockNumber(buf);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+	HnswInitPage(page, HNSW_TIER_WARM);
+	off = PageAddItem(page, (Item) node, size, InvalidOffsetNumber, false, false);
+	if (off == InvalidOffsetNumber)
+		elog(ERROR, "failed to add node to engram_hnsw index \"%s\"",
+			 RelationGetRelationName(index));
+	metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
+	meta = HnswPageGetMeta(metapage);
+	meta->insert_page = blkno;
+	meta->nodes++;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+	UnlockReleaseBuffer(metabuf);
+	ItemPointerSet(&tid, blkno, off);
+	return tid;
+}
+
+/*
+ * Rewrite one neighbour list of the node at tid
+ */
+static void
+WriteNeighbors(Relation index, const HnswIndexInfo *info, ItemPointer tid,
+			   int layer, const ItemPointerData *nbrs, int n)
+{
+	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
+	GenericXLogState *state;
+	Page		page;
+	HnswNodeHeader *node;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	node = (HnswNodeHeader *) PageGetItem(page,
+										  PageGetItemId(page, ItemPointerGetOffsetNumber(tid)));
+	memcpy(HnswNodeNeighbors(node, info->dim, info->m, layer), nbrs,
+		   sizeof(ItemPointerData) * n);
+	HnswNodeCounts(node, info->dim)[layer] = n;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Link node "target" to the new node on one layer; when its list is full,
+ * keep the best of the old neighbours and the new node by the heuristic
+ */
+static void
+AddBackLink(Relation index, const HnswIndexInfo *info, ItemPointer target,
+			ItemPointer newtid, HnswNodeHeader *newnode, int layer)
+{
+	HnswNodeHeader *t = HnswFetchNodeCopy(index, target);
+	int			maxn = HnswLayerSlots(info->m, layer);
+	int			count;
+	ItemPointerData *old;
+	ItemPointerData *nbrs;
+	HnswNodeHeader **nodes;
+	int			nsel;
+
+	if (layer > t->level || (t->flags & (HNSW_NODE_DELETED | HNSW_NODE_UNLINKED)))
+		return;
+	count = HnswNodeCounts(t, info->dim)[layer];
+	old = HnswNodeNeighbors(t, info->dim, info->m, layer);
+	nbrs = palloc(sizeof(ItemPointerData) * (maxn + 1));
+	memcpy(nbrs, old, sizeof(ItemPointerData) * count);
+
+	if (count < maxn)
+	{
+		nbrs[count] = *newtid;
+		WriteNeighbors(index, info, target, layer, nbrs, count + 1);
+		return;
+	}
+
+	/* full: choose among the live old neighbours and the new node */
+	nodes = palloc(sizeof(HnswNodeHeader *) * (maxn + 1));
+	nbrs[count] = *newtid;
+	for (int i = 0; i <= count; i++)
+		nodes[i] = i == count ? newnode : HnswFetchNodeCopy(index, &nbrs[i]);
+	nsel = HnswSelectFromNodes(info, t, nodes, nbrs, count + 1, maxn, nbrs);
+	WriteNeighbors(index, info, target, layer, nbrs, nsel);
+}
+
+/*
+ * Make the new node the entry point when it reaches higher than the current
+ * one (or the index was empty)
+ */
+static void
+MaybeUpdateEntry(Relation index, ItemPointer tid, int level)
+{
+	Buffer		buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	GenericXLogState *state;
+	HnswMetaPage meta;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	meta = HnswPageGetMeta(GenericXLogRegisterBuffer(state, buf, 0));
+	if (!ItemPointerIsValid(&meta->entry) || level > meta->entry_level)
+	{
+		meta->entry = *tid;
+		meta->entry_level = level;
+		GenericXLogFinish(state);
+	}
+	else
+		GenericXLogAbort(state);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Insert one prepared vector (normalised for cosine) into the graph
+ */
+void
+HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
+				 ItemPointer heaptid)
+{
+	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext,
+											  "engram_hnsw insert",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(tmp);
+	HnswMetaPageData meta;
+	HnswQuery	q;
+	int			level;
+	Size		size;
+	HnswNodeHeader *node;
+	ItemPointerData tid;
+	int			efc = info->ef_construction;
+	HnswCandidate *found = palloc(sizeof(HnswCandidate) * efc);
+	ItemPointerData *entries = palloc(sizeof(ItemPointerData) * efc);
+	int			nentries;
+	int			top;
+	ItemPointerData **links;
+	int		   *nlinks;
+	HnswVisited *visited;
+
+	LockPage(index, HNSW_INSERT_LOCK, ExclusiveLock);
+	HnswReadMeta(index, &meta);
+
+	HnswInitQuery(&q, info, x);
+	level = HnswRandomLevel(info->m, HnswMaxLevel(info->dim, info->m));
+	size = HnswNodeSize(info->dim, info->m, level);
+	node = palloc0(size);
+	HnswFormNode(node, info, x, heaptid, level);
+
+	if (!ItemPointerIsValid(&meta.entry))
+	{
+		tid = PlaceNode(index, node, size);
+		MaybeUpdateEntry(index, &tid, level);
+		goto done;
+	}
+
+	/* find the neighbours on every layer the node joins */
+	entries[0] = HnswGreedyDescend(index, info, &q, meta.entry, meta.entry_level,
+								   level, NULL);
+	nentries = 1;
+	top = Min(level, meta.entry_level);
+	links = palloc0(sizeof(ItemPointerData *) * (top + 1));
+	nlinks = palloc0(sizeof(int) * (top + 1));
+	visited = HnswVisitedCreate(tmp, 1024);
+
+	for (int layer = top; layer >= 0; layer--)
+	{
+		int			maxn = HnswLayerSlots(info->m, layer);
+		int			nfound;
+		HnswNodeHeader **copies;
+
+		HnswVisitedReset(visited);
+		nfound = HnswSearchLayer(index, info, &q, entries, nentries, layer, efc,
+								 true, found, visited, NULL);
+
+		copies = palloc(sizeof(HnswNodeHeader *) * Max(nfound, 1));
+		for (int i = 0; i < nfound; i++)
+			copies[i] = HnswFetchNodeCopy(index, &found[i].node);
+		/* the next layer down starts from what this one found */
+		if (nfound > 0)
+		{
+			for (int i = 0; i < nfound; i++)
+				entries[i] = found[i].node;
+			nentries = nfound;
+		}
+
+		links[layer] = palloc(sizeof(ItemPointerData) * maxn);
+		nlinks[layer] = HnswSelectFromNodes(info, node, copies, entries, nfound,
+											maxn, links[layer]);
+
+		memcpy(HnswNodeNeighbors(node, info->dim, info->m, layer), links[layer],
+			   sizeof(ItemPointerData) * nlinks[layer]);
+		HnswNodeCounts(node, info->dim)[layer] = nlinks[layer];
+	}
+
+	/* the node with its own links first, then the links to it */
+	tid = PlaceNode(index, node, size);
+	for (int layer = top; layer >= 0; layer--)
+		for (int i = 0; i < nlinks[layer]; i++)
+			AddBackLink(index, info, &links[layer][i], &tid, node, layer);
+
+	if (level > meta.entry_level)
+		MaybeUpdateEntry(index, &tid, level);
+
+done:
+	UnlockPage(index, HNSW_INSERT_LOCK, ExclusiveLock);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
+}
+
+/*
+ * aminsert
+ */
+bool
+engram_hnsw_insert(Relation index, Datum *values, bool *isnull,
+				   ItemPointer heap_tid, Relation heap,
+				   IndexUniqueCheck checkUnique, bool indexUnchanged,
+				   IndexInfo *indexInfo)
+{
+	HnswIndexInfo *info = (HnswIndexInfo *) indexInfo->ii_AmCache;
+	float	   *x;
+
+	if (isnull[0])
+		return false;
+
+	/* look the support functions up once per statement */
+	if (info == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(indexInfo->ii_Context);
+
+		info = palloc(sizeof(HnswIndexInfo));
+		HnswGetIndexInfo(index, info);
+		indexInfo->ii_AmCache = info;
+		MemoryContextSwitchTo(old);
+	}
+
+	x = palloc(sizeof(float) * info->dim);
+	if (HnswPrepareVector(info, values[0], x))
+		HnswInsertVector(index, info, x, heap_tid);
+	pfree(x);
+	return false;
+}

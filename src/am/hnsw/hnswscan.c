@@ -1,0 +1,239 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswscan.c
+ *	  engram_hnsw: index scans for ORDER BY col <op> value.
+ *
+ * The graph search runs on the nodes' codes.  Each result goes back with a
+ * lower bound of its exact distance and xs_recheckorderby set, so the
+ * executor computes the exact distance from the heap tuple (the cold tier)
+ * and returns rows in exact order; the heap pages of a batch of results are
+ * prefetched together first.  Iterative scans widen the search (doubling
+ * ef) when the executor wants more rows than a search found, skipping rows
+ * already returned.  See README, "Search" and "Iterative scans".
+ *
+ * src/am/hnsw/hnswscan.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "utils/float.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "am/hnsw/hnsw.h"
+
+typedef struct HnswScanOpaqueData
+{
+	HnswIndexInfo info;
+	MemoryContext cxt;			/* reset on rescan */
+	bool		started;
+	bool		exhausted;
+	HnswQuery	query;
+	int			ef;
+	HnswCandidate *results;		/* sorted by lower bound */
+	int			nresults;
+	int			next;
+	HnswVisited *returned;		/* nodes handed out (iterative scans) */
+	double		last_bound;		/* strict_order: bounds never go down */
+	uint32		last_visited;	/* nodes the last search looked at */
+	HnswSearchStats stats;
+} HnswScanOpaqueData;
+
+typedef HnswScanOpaqueData *HnswScanOpaque;
+
+IndexScanDesc
+engram_hnsw_beginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	HnswScanOpaque so = palloc0(sizeof(HnswScanOpaqueData));
+
+	HnswGetIndexInfo(index, &so->info);
+	scan->xs_orderbyvals = palloc0(sizeof(Datum) * Max(norderbys, 1));
+	scan->xs_orderbynulls = palloc(sizeof(bool) * Max(norderbys, 1));
+	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "engram_hnsw scan",
+									ALLOCSET_DEFAULT_SIZES);
+	scan->opaque = so;
+	return scan;
+}
+
+void
+engram_hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
+				   ScanKey orderbys, int norderbys)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+
+	MemoryContextReset(so->cxt);
+	so->started = false;
+	so->exhausted = false;
+	so->results = NULL;
+	so->nresults = 0;
+	so->next = 0;
+	so->returned = NULL;
+	so->last_bound = -get_float8_infinity();
+	memset(&so->stats, 0, sizeof(HnswSearchStats));
+}
+
+static int
+CompareLowerBound(const void *a, const void *b)
+{
+	double		la = ((const HnswCandidate *) a)->lower_bound;
+	double		lb = ((const HnswCandidate *) b)->lower_bound;
+
+	return la < lb ? -1 : la > lb ? 1 : 0;
+}
+
+/*
+ * One search with the current ef; results sorted by lower bound, their heap
+ * pages prefetched
+ */
+static void
+RunSearch(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	HnswIndexInfo *info = &so->info;
+	HnswMetaPageData meta;
+	ItemPointerData entry;
+	HnswVisited *visited;
+
+	HnswReadMeta(scan->indexRelation, &meta);
+	so->nresults = 0;
+	so->next = 0;
+	if (!ItemPointerIsValid(&meta.entry))
+		return;
+
+	entry = HnswGreedyDescend(scan->indexRelation, info, &so->query, meta.entry,
+							  meta.entry_level, 0, &so->stats);
+	visited = HnswVisitedCreate(so->cxt, Max(1024, so->ef * 4));
+	so->results = MemoryContextAlloc(so->cxt, sizeof(HnswCandidate) * so->ef);
+	so->nresults = HnswSearchLayer(scan->indexRelation, info, &so->query, &entry, 1,
+								   0, so->ef, true, so->results, visited, &so->stats);
+	so->last_visited = HnswVisitedCount(visited);
+	qsort(so->results, so->nresults, sizeof(HnswCandidate), CompareLowerBound);
+
+	if (engram_hnsw_prefetch && scan->heapRelation != NULL)
+	{
+		for (int i = 0; i < so->nresults; i++)
+			PrefetchBuffer(scan->heapRelation, MAIN_FORKNUM,
+						   ItemPointerGetBlockNumber(&so->results[i].heaptid));
+	}
+}
+
+/*
+ * Whether an iterative scan may search again, wider
+ */
+static bool
+CanWiden(HnswScanOpaque so)
+{
+	Size		limit = (Size) (work_mem * 1024.0 * engram_hnsw_scan_mem_multiplier);
+	Size		need = (Size) so->ef * 2 * (sizeof(HnswCandidate) + 32);
+
+	if (engram_hnsw_iterative_scan == HNSW_ITERATIVE_OFF)
+		return false;
+	if (so->nresults < so->ef)
+		return false;			/* the search already reached every node */
+	if (so->last_visited >= (uint32) engram_hnsw_max_scan_tuples)
+		return false;
+	return need <= limit;
+}
+
+/*
+ * Prepare the ORDER BY value; false when nothing can be returned (NULL, or
+ * a zero vector under cosine)
+ */
+static bool
+PrepareQuery(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	float	   *x;
+
+	if (scan->numberOfOrderBys == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("engram_hnsw indexes can only be scanned with ORDER BY")));
+	if (scan->orderByData[0].sk_flags & SK_ISNULL)
+		return false;
+
+	x = MemoryContextAlloc(so->cxt, sizeof(float) * so->info.dim);
+	if (!HnswPrepareVector(&so->info, scan->orderByData[0].sk_argument, x))
+		return false;
+	HnswInitQuery(&so->query, &so->info, x);
+	return true;
+}
+
+bool
+engram_hnsw_gettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	MemoryContext old = MemoryContextSwitchTo(so->cxt);
+	bool		iterative = engram_hnsw_iterative_scan != HNSW_ITERATIVE_OFF;
+
+	if (!so->started)
+	{
+		so->started = true;
+		so->exhausted = !PrepareQuery(scan);
+		if (!so->exhausted)
+		{
+			so->ef = engram_hnsw_ef_search;
+			if (iterative)
+				so->returned = HnswVisitedCreate(so->cxt, 1024);
+			RunSearch(scan);
+			pgstat_count_index_scan(scan->indexRelation);
+		}
+	}
+
+	while (!so->exhausted)
+	{
+		while (so->next < so->nresults)
+		{
+			HnswCandidate *c = &so->results[so->next++];
+
+			if (c->deleted)
+				continue;
+			if (iterative && HnswVisitedTestAndSet(so->returned, &c->node))
+				continue;
+			if (engram_hnsw_iterative_scan == HNSW_ITERATIVE_STRICT &&
+				c->lower_bound < so->last_bound)
+				continue;
+			so->last_bound = Max(so->last_bound, c->lower_bound);
+
+			scan->xs_heaptid = c->heaptid;
+			scan->xs_recheck = false;
+			scan->xs_recheckorderby = true;
+			scan->xs_orderbyvals[0] = Float8GetDatum(c->lower_bound);
+			scan->xs_orderbynulls[0] = false;
+			MemoryContextSwitchTo(old);
+			return true;
+		}
+
+		if (!CanWiden(so))
+			so->exhausted = true;
+		else
+		{
+			so->ef *= 2;
+			RunSearch(scan);
+		}
+	}
+
+	MemoryContextSwitchTo(old);
+	return false;
+}
+
+void
+engram_hnsw_endscan(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+
+	MemoryContextDelete(so->cxt);
+	pfree(so);
+	scan->opaque = NULL;
+}
