@@ -10,7 +10,7 @@
  *   --start-id K    first id (default 1); a run with --start-id K --rows N
  *                   prints exactly rows K..K+N-1 of a full run, so big sets
  *                   can be generated in parallel chunks and concatenated
- *   --sigma X       cluster spread (default 0.6; see below)
+ *   --sigma X       cluster spread (default 1.0; see below)
  *   --intrinsic-dim R  dimensions along which a cluster spreads (default 16)
  *   --category-column P1,P2
  *                   base rows only: add an int column, 1 for a fraction P1 of
@@ -35,9 +35,9 @@
  * would put all of a cluster's points at nearly the same distance from each
  * other, leaving no nearest-neighbour structure to find; the low-dimensional
  * spread gives graded neighbour distances like those of text embeddings.
- * With the defaults, for 10,000 x 384 and 100 clusters, the nearest
- * neighbour's cosine similarity is typically ~0.9, the 100th's ~0.7, and
- * points of different clusters ~0.
+ * With the defaults, 10,000 x 384 and 100 clusters, a query's 1st, 10th and
+ * 100th neighbours have mean cosine similarity 0.77, 0.67 and 0.36, random
+ * pairs ~0.01: close to GloVe's 0.74, 0.60 and 0.47 (see README.md).
  *
  * Base and query rows come from separate generator streams; a query equal to
  * a base row would need all D printed components to coincide, which for

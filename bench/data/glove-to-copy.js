@@ -42,8 +42,12 @@ const GOLDEN_GAMMA = 0x9e3779b97f4a7c15n;
 const QUERY_STREAM = 0x7175657279n; // "query"
 const CATEGORY_STREAM = 0x63617465676f7279n; // "category"
 
+// Output files still being written, removed if the conversion fails.
+const unfinished = new Set();
+
 function die(msg) {
   process.stderr.write(`glove-to-copy: ${msg}\n`);
+  for (const tmp of unfinished) fs.rmSync(tmp, { force: true });
   process.exit(1);
 }
 
@@ -312,6 +316,7 @@ class CopyFile {
     this.file = file;
     this.tmp = `${file}.tmp`;
     this.fd = fs.openSync(this.tmp, 'w');
+    unfinished.add(this.tmp);
     this.pending = '';
     this.rows = 0;
   }
@@ -332,6 +337,7 @@ class CopyFile {
     fs.fsyncSync(this.fd);
     fs.closeSync(this.fd);
     fs.renameSync(this.tmp, this.file);
+    unfinished.delete(this.tmp);
   }
 }
 

@@ -12,6 +12,10 @@
 #include <math.h>
 #include <stdint.h>
 
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
 #define GOLDEN_GAMMA UINT64_C(0x9e3779b97f4a7c15)
 
 /* splitmix64's output function: a bijective 64-bit mix. */

@@ -141,7 +141,8 @@ sub psql
 	if (!$pid) {
 		if ($o{stdin}) { open STDIN, '<', $o{stdin} or die "$o{stdin}: $!"; }
 		if ($o{stdin_cmd}) { open STDIN, '-|', $o{stdin_cmd} or die "$o{stdin_cmd}: $!"; }
-		open STDERR, '>&', \*STDOUT if $o{merge_stderr};
+		if ($o{merge_stderr}) { open STDERR, '>&', \*STDOUT; }
+		else { open STDERR, '>', "$self->{tmp}/psql.err"; }
 		local $ENV{PGOPTIONS} = '-c client_min_messages=warning ' . ($o{pgoptions} // '');
 		exec @cmd or die "exec psql: $!";
 	}
@@ -149,7 +150,8 @@ sub psql
 	close $fh;
 	if ($? != 0) {
 		return undef if $o{allow_fail};
-		die "psql failed on $db:\n$sql\n$out\n";
+		my $err = -f "$self->{tmp}/psql.err" ? slurp("$self->{tmp}/psql.err") : '';
+		die "psql failed on $db:\n$sql\n$out\n$err\n";
 	}
 	chomp $out;
 	return $out;
@@ -438,8 +440,10 @@ sub build_engram
 	$self->log('building and installing engram from the working tree');
 	my $rc = system('bash', '-c', "source '$ROOT/scripts/common.sh' && build_and_install >'$self->{tmp}/build.log' 2>&1");
 	if ($rc != 0) {
-		my $tail = `tail -5 '$self->{tmp}/build.log'`;
-		$self->note("engram build from the working tree failed; using the installed library if any. Build log tail: $tail");
+		my ($first) = grep { /error/i } split /\n/, slurp("$self->{tmp}/build.log");
+		$first //= 'see make output';
+		$first =~ s/^\s+//;
+		$self->note("engram build from the working tree failed ($first); using the installed library");
 	}
 }
 
@@ -485,20 +489,23 @@ sub plot
 		next unless @{ $s->{points} };
 		$i++;
 		my $dat = "$self->{tmp}/plot$i.dat";
-		spew($dat, join('', map { "$_->[0] $_->[1]\n" } @{ $s->{points} }));
-		my $style = @{ $s->{points} } > 1 ? 'linespoints' : 'points';
-		push @plots, "'$dat' using 1:2 with $style lw 2 pt 7 ps 1.2 title '$s->{title}'";
+		my @pts = grep { defined $_->[0] && defined $_->[1] } @{ $s->{points} };
+		next unless @pts;
+		spew($dat, join('', map { "$_->[0] $_->[1] " . ($_->[2] // '') . "\n" } @pts));
+		my $style = @pts > 1 ? 'linespoints' : 'points';
+		push @plots, "'$dat' using 1:2 with $style lw 2 pt 7 ps 1.2 lc $i title '$s->{title}'";
+		push @plots, "'$dat' using 1:2:3 with labels offset 0,0.9 font ',9' tc lt $i notitle" if grep { defined $_->[2] } @pts;
 	}
 	return unless @plots;
 	my $gp = <<"GP";
-set terminal pngcairo size 900,600 enhanced font 'sans,11'
+set terminal pngcairo size 900,600 noenhanced font 'sans,11'
 set output '$file'
 set title '$o{title}'
 set xlabel '$o{xlabel}'
 set ylabel '$o{ylabel}'
 set logscale y
 set grid xtics ytics mytics
-set key $o{key}
+set key $o{key} Left reverse box opaque
 set xrange [$o{xrange}]
 plot @{[ join(", \\\n     ", @plots) ]}
 GP
@@ -506,7 +513,7 @@ GP
 	spew($gpf, $gp);
 	if (system('gnuplot', $gpf) != 0) {
 		# pngcairo is absent from some builds: fall back to the gd png terminal
-		$gp =~ s/pngcairo size 900,600 enhanced font 'sans,11'/png size 900,600/;
+		$gp =~ s/pngcairo size 900,600 noenhanced font 'sans,11'/png size 900,600/;
 		spew($gpf, $gp);
 		system('gnuplot', $gpf) == 0 or $self->note('gnuplot failed: no plot');
 	}

@@ -289,8 +289,8 @@ sub search_part
 		my $pl = $b->explain('bench_engram', 'SET enable_indexscan = off;', search_sql(1));
 		$b->{info}{plans}{exact_pgbench} = Bench::plan_nodes($pl->{Plan});
 		$b->record(system => 'exact', name => 'recall_at_10', unit => 'fraction', params => {}, samples => [1]);
-		$b->record(system => 'exact', name => 'explain_shared_hit', unit => 'blocks', params => {}, samples => [ Bench::plan_sum($pl->{Plan}, 'Shared Hit Blocks') ]);
-		$b->record(system => 'exact', name => 'explain_shared_read', unit => 'blocks', params => {}, samples => [ Bench::plan_sum($pl->{Plan}, 'Shared Read Blocks') ]);
+		$b->record(system => 'exact', name => 'explain_shared_hit', unit => 'blocks', params => {}, samples => [ $pl->{Plan}{'Shared Hit Blocks'} ]);
+		$b->record(system => 'exact', name => 'explain_shared_read', unit => 'blocks', params => {}, samples => [ $pl->{Plan}{'Shared Read Blocks'} ]);
 		my %runs;
 		for my $rep (1 .. $o->{reps}) {
 			for my $c (@cl) {
@@ -315,8 +315,8 @@ sub search_part
 			$b->{info}{plans}{"$sys pgbench"} //= Bench::plan_nodes($pl->{Plan});
 			$b->note("$sys: the pgbench query does not use the index: @{ Bench::plan_nodes($pl->{Plan}) }")
 			  if $ef == $efs->[0] && !grep { /items_embedding_idx/ } @{ Bench::plan_nodes($pl->{Plan}) };
-			$b->record(system => $sys, name => 'explain_shared_hit', unit => 'blocks', params => { ef_search => $ef }, samples => [ Bench::plan_sum($pl->{Plan}, 'Shared Hit Blocks') ]);
-			$b->record(system => $sys, name => 'explain_shared_read', unit => 'blocks', params => { ef_search => $ef }, samples => [ Bench::plan_sum($pl->{Plan}, 'Shared Read Blocks') ]);
+			$b->record(system => $sys, name => 'explain_shared_hit', unit => 'blocks', params => { ef_search => $ef }, samples => [ $pl->{Plan}{'Shared Hit Blocks'} ]);
+			$b->record(system => $sys, name => 'explain_shared_read', unit => 'blocks', params => { ef_search => $ef }, samples => [ $pl->{Plan}{'Shared Read Blocks'} ]);
 			$b->log(sprintf('%s ef_search=%d: recall@10 %.4f', $sys, $ef, $rec // -1));
 		}
 		my %runs;
@@ -335,7 +335,7 @@ sub search_part
 	# ---- report --------------------------------------------------------------
 	my $md = '';
 	if (@$idx) {
-		$md .= "## Index build (median of $o->{reps}; m = 16, ef_construction = 64)\n\n";
+		$md .= "## Index build (median of " . ($o->{build_reps} // $o->{reps}) . "; m = 16, ef_construction = 64)\n\n";
 		$md .= Bench::md_table([ 'system', 'build 1 process (s)', 'build 2 workers (s)', 'size (MiB)' ],
 			map { [ $_, Bench::fmt($b->get($_, 'build_time_s', workers => 0), 2), Bench::fmt($b->get($_, 'build_time_s', workers => 2), 2),
 					Bench::fmt($b->get($_, 'index_size_mb', workers => 0), 1) ] } @$idx);
@@ -374,9 +374,9 @@ sub search_part
 	# ---- plot ----------------------------------------------------------------
 	my @series = ({ title => 'exact (seq scan)', points => [ [ 1, $b->get('exact', 'qps', clients => 1) ] ] });
 	for my $sys (@$idx) {
-		push @series, { title => $sys, points => [ map { [ $b->get($sys, 'recall_at_10', ef_search => $_), $b->get($sys, 'qps', ef_search => $_, clients => 1) ] } @$efs ] };
+		push @series, { title => $sys, points => [ map { [ $b->get($sys, 'recall_at_10', ef_search => $_), $b->get($sys, 'qps', ef_search => $_, clients => 1), "ef=$_" ] } @$efs ] };
 	}
-	$b->{plot} = { title => "$b->{scenario}: GloVe-100 cosine, $nbase rows, top-10, 1 client", xlabel => 'recall@10',
+	$b->{plot} = { title => "$b->{scenario}: GloVe-100 cosine, $nbase rows, top-10, 1 client", xlabel => 'recall@10 (labels: ef_search)',
 		ylabel => 'QPS (log scale)', key => 'bottom left', xrange => '*:1.02', series => \@series };
 }
 
@@ -437,14 +437,14 @@ sub mixed_part
 {
 	my ($b, $db, $idx, $ef, $nq) = @_;
 	my $o = $b->{opts};
-	my @systems = ('exact_no_index', @$idx);
-	@systems = @$idx if @$idx;
+	$b->{systems}{exact}{available} = JSON::PP::false;
+	$b->{systems}{exact}{reason} = 'not part of glove-mixed';
 	for my $sys (@$idx) {
 		my $d = $db->{$sys};
 		$b->psql($d->{db}, "CREATE TABLE insert_src AS SELECT row_number() OVER (ORDER BY id)::int AS rn, word, embedding FROM items;
 			ALTER TABLE insert_src ADD PRIMARY KEY (rn);
 			SELECT setseed(0.42);
-			CREATE TABLE noise AS SELECT g AS nid, (SELECT array_agg((random() - 0.5) * 0.02 + g * 0)::real[]::vector(100) FROM generate_series(1, 100)) AS v FROM generate_series(1, 100) g;
+			CREATE TABLE noise AS SELECT g AS nid, (SELECT array_agg((random() - 0.5) * 0.02)::real[]::vector(100) FROM generate_series(1, 100) x WHERE g > 0) AS v FROM generate_series(1, 100) g;
 			ALTER TABLE noise ADD PRIMARY KEY (nid);
 			CREATE SEQUENCE items_new_id START 100000000;
 			VACUUM ANALYZE insert_src, noise;");

@@ -65,17 +65,20 @@ sub run
 		} else {
 			$b->psql($db, "INSERT INTO $t SELECT $SQL_KEYS{$d}, i FROM generate_series(1, $n) i;");
 		}
-		$b->psql($db, "VACUUM (FREEZE, ANALYZE) $t;
+		# a second VACUUM: the first one after the load leaves the visibility map unset here
+		$b->psql($db, "VACUUM (FREEZE, ANALYZE) $t; VACUUM $t;
 			CREATE TABLE probes AS SELECT (row_number() OVER ())::int AS rn, k
 				FROM (SELECT k FROM $t ORDER BY hashint8extended(k, 7), k LIMIT $o->{probes}) s;
 			ALTER TABLE probes ADD PRIMARY KEY (rn); VACUUM ANALYZE probes; CHECKPOINT;");
 		my $load = time() - $t0;
+		my $np = $b->psql($db, 'SELECT count(*) FROM probes');
+		my ($relpages, $allvis) = @{ ($b->psql_rows($db, "SELECT relpages, relallvisible FROM pg_class WHERE relname = '$t'"))[0] };
 		my ($kmin, $kmax, $nd) = @{ ($b->psql_rows($db, "SELECT min(k), max(k), count(DISTINCT k) FROM $t"))[0] };
 		my $qs = join(',', map { my $s = $_; map { ($s, $s + $_->[1]) } @RANGES } @STARTS);
 		my $qv = $b->psql($db, "SELECT percentile_disc(ARRAY[$qs]::float8[]) WITHIN GROUP (ORDER BY k) FROM $t");
 		$qv =~ s/[{}]//g;
 		my @qv = split /,/, $qv;
-		$b->{info}{dists}{$d} = { rows => $n, distinct => $nd + 0, min => $kmin, max => $kmax, load_s => Bench::r3($load, 1) };
+		$b->{info}{dists}{$d} = { rows => $n, distinct => $nd + 0, min => $kmin, max => $kmax, load_s => Bench::r3($load, 1), relpages => $relpages, relallvisible => $allvis };
 		$b->log("$d: loaded $n rows ($nd distinct) in " . sprintf('%.1f', $load) . ' s');
 
 		my %m;    # system => measurement => [samples]
@@ -93,7 +96,7 @@ sub run
 				push @{ $m{$sys}{index_size_mb} }, $b->psql($db, "SELECT pg_relation_size('${t}_k_idx')") / 1048576;
 				$b->psql($db, "ANALYZE $t;");
 
-				my $r = $b->pgbench($db, secs => $o->{secs}, clients => 1, scripts => [$lookup], vars => { np => $o->{probes} }, per_statement => 1);
+				my $r = $b->pgbench($db, secs => $o->{secs}, clients => 1, scripts => [$lookup], vars => { np => $np }, per_statement => 1);
 				push @{ $m{$sys}{lookup_tps} }, $r->{tps};
 				my ($st) = grep { /^SELECT v FROM/ } keys %{ $r->{stmt_ms} };
 				push @{ $m{$sys}{lookup_stmt_us} }, $st ? $r->{stmt_ms}{$st} * 1000 : undef;
@@ -104,10 +107,11 @@ sub run
 					[ 'join_ios', "SELECT count(*) FROM probes p JOIN $t t ON t.k = p.k" ]) {
 					my $setup = $j->[0] eq 'join_ios' ? $nl : "$nl SET enable_indexonlyscan = off;";
 					my $pl = $b->explain($db, $setup, $j->[1], 'ANALYZE, TIMING OFF, BUFFERS');
-					push @{ $m{$sys}{"$j->[0]_us_per_probe"} }, $pl->{'Execution Time'} * 1000 / $o->{probes};
-					push @{ $m{$sys}{"$j->[0]_heap_fetches_per_probe"} }, Bench::plan_sum($pl->{Plan}, 'Heap Fetches') / $o->{probes};
+					push @{ $m{$sys}{"$j->[0]_us_per_probe"} }, $pl->{'Execution Time'} * 1000 / $np;
+					push @{ $m{$sys}{"$j->[0]_heap_fetches_per_probe"} }, Bench::plan_sum($pl->{Plan}, 'Heap Fetches') / $np
+					  if $j->[0] eq 'join_ios';    # plain index scans do not count heap fetches
 					push @{ $m{$sys}{"$j->[0]_buffers_per_probe"} },
-					  (Bench::plan_sum($pl->{Plan}, 'Shared Hit Blocks') + Bench::plan_sum($pl->{Plan}, 'Shared Read Blocks')) / $o->{probes};
+					  ($pl->{Plan}{'Shared Hit Blocks'} + $pl->{Plan}{'Shared Read Blocks'}) / $np;
 					$b->{info}{plans}{"$d $sys $j->[0]"} //= Bench::plan_nodes($pl->{Plan});
 				}
 
@@ -124,7 +128,7 @@ sub run
 
 				$r = $b->pgbench($db, secs => $o->{secs}, clients => 1, scripts => [$insert], vars => { kmin => $kmin, kmax => $kmax });
 				push @{ $m{$sys}{insert_tps} }, $r->{tps};
-				$b->psql($db, "DELETE FROM $t WHERE v = -1; VACUUM $t;");
+				$b->psql($db, "DELETE FROM $t WHERE v = -1; VACUUM $t; VACUUM $t;");
 				$b->log(sprintf('%s %s rep %d: build %.2f s, lookup %.0f tx/s, insert %.0f tx/s', $d, $sys, $rep, $ms / 1000,
 					$m{$sys}{lookup_tps}[-1], $r->{tps}));
 			}
@@ -138,7 +142,7 @@ sub run
 			my $g = sub { $b->get($sys, $_[0], dist => $d) };
 			push @rows, [ $d, $sys, Bench::fmt($g->('build_time_s'), 2), Bench::fmt($g->('index_size_mb'), 1),
 				Bench::fmt($g->('lookup_tps'), 0), Bench::fmt($g->('lookup_stmt_us'), 1),
-				Bench::fmt($g->('join_heap_us_per_probe'), 2), Bench::fmt($g->('join_heap_heap_fetches_per_probe'), 2),
+				Bench::fmt($g->('join_heap_us_per_probe'), 2), Bench::fmt($g->('join_heap_buffers_per_probe'), 2),
 				Bench::fmt($g->('join_ios_us_per_probe'), 2), Bench::fmt($g->('join_ios_heap_fetches_per_probe'), 2),
 				map({ Bench::fmt($g->("range_$_->[0]_ms"), 2) } @RANGES), Bench::fmt($g->('insert_tps'), 0) ];
 		}
@@ -148,7 +152,7 @@ sub run
 	$md .= "Lookups: pgbench -M prepared, 1 client, $o->{secs} s; tx = probe-key fetch + lookup, 'lookup µs' = the indexed statement alone (pgbench -r).  ";
 	$md .= "Joins: $o->{probes} probes, nested loop forced (enable_hashjoin/mergejoin = off), heap = index scan reading v, IOS = index-only count(*) after VACUUM; from EXPLAIN (ANALYZE, TIMING OFF).  ";
 	$md .= "Ranges: count(*) over key ranges holding that fraction of rows (median of 5 ranges).  Inserts: pgbench, 1 client, one random key per tx.\n\n";
-	$md .= Bench::md_table([ 'dist', 'index', 'build s', 'size MiB', 'lookup tx/s', 'lookup µs', 'join heap µs/probe', 'heap fetch/probe',
+	$md .= Bench::md_table([ 'dist', 'index', 'build s', 'size MiB', 'lookup tx/s', 'lookup µs', 'join heap µs/probe', 'join heap buffers/probe',
 		'join IOS µs/probe', 'IOS heap fetch/probe', map({ "range $_->[0] ms" } @RANGES), 'insert tx/s' ], @rows);
 	if (@sys > 1) {
 		$md .= "\n## engram_alex / btree\n\n";
