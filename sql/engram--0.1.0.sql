@@ -684,3 +684,15 @@ CREATE OPERATOR CLASS halfvec_l1_ops
 	OPERATOR 1 <+> (halfvec, halfvec) FOR ORDER BY float_ops,
 	FUNCTION 1 engram.hnsw_l1_support(internal),
 	FUNCTION 2 engram.hnsw_halfvec_support(internal);
+
+CREATE FUNCTION engram.hnsw_check(index regclass) RETURNS SETOF text
+	AS 'MODULE_PATHNAME', 'engram_hnsw_check' LANGUAGE C STRICT;
+COMMENT ON FUNCTION engram.hnsw_check(regclass) IS 'problems found in an engram_hnsw index (none when sound)';
+
+CREATE FUNCTION engram.hnsw_stats(index regclass,
+	OUT elements bigint, OUT deleted bigint, OUT reusable bigint, OUT levels int,
+	OUT meta_pages bigint, OUT hot_pages bigint, OUT warm_pages bigint,
+	OUT mean_degree float8, OUT bytes_per_element float8, OUT dimensions int)
+	RETURNS record
+	AS 'MODULE_PATHNAME', 'engram_hnsw_stats' LANGUAGE C STRICT;
+COMMENT ON FUNCTION engram.hnsw_stats(regclass) IS 'size and shape of an engram_hnsw index';

@@ -437,6 +437,81 @@ GraphInsert(BuildGraph *g, int id, BuildHeap *cand, BuildHeap *best,
 }
 
 /*
+ * Breadth-first walk of layer 0 from the entry point; marks reached[]
+ */
+static int
+MarkReachable(BuildGraph *g, bool *reached, int32 *queue)
+{
+	int			head = 0;
+	int			tail = 0;
+
+	memset(reached, 0, sizeof(bool) * g->n);
+	if (g->entry < 0)
+		return 0;
+	reached[g->entry] = true;
+	queue[tail++] = g->entry;
+	while (head < tail)
+	{
+		int			u = queue[head++];
+
+		for (int i = 0; i < g->count0[u]; i++)
+		{
+			int32		v = g->layer0[(Size) u * 2 * g->info.m + i];
+
+			if (!reached[v])
+			{
+				reached[v] = true;
+				queue[tail++] = v;
+			}
+		}
+	}
+	return tail;
+}
+
+/*
+ * Pruning can leave a node with no incoming link on layer 0, and then no
+ * search finds it.  Give each such node a link from its nearest reachable
+ * neighbour (replacing that neighbour's farthest link), and repeat until
+ * every node is reachable.
+ */
+static void
+GraphEnsureReachable(BuildGraph *g)
+{
+	bool	   *reached = palloc(sizeof(bool) * Max(g->n, 1));
+	int32	   *queue = palloc(sizeof(int32) * Max(g->n, 1));
+	int			maxn = 2 * g->info.m;
+
+	for (int round = 0; round < 10 && MarkReachable(g, reached, queue) < g->n; round++)
+	{
+		for (int u = 0; u < g->n; u++)
+		{
+			int32	   *from;
+			int			v = g->entry;
+
+			if (reached[u])
+				continue;
+			for (int i = 0; i < g->count0[u]; i++)
+			{
+				int32		w = g->layer0[(Size) u * 2 * g->info.m + i];
+
+				if (reached[w])
+				{
+					v = w;
+					break;
+				}
+			}
+			from = g->layer0 + (Size) v * maxn;
+			if (g->count0[v] < maxn)
+				from[g->count0[v]++] = u;
+			else
+				from[maxn - 1] = u;
+		}
+	}
+	pfree(reached);
+	pfree(queue);
+}
+
+/*
  * Build the graph over every node read
  */
 static void
@@ -460,6 +535,7 @@ GraphBuild(BuildGraph *g)
 			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, id + 1);
 	}
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, g->n);
+	GraphEnsureReachable(g);
 }
 
 /*

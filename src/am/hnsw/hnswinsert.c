@@ -155,13 +155,23 @@ WriteNeighbors(Relation index, const HnswIndexInfo *info, ItemPointer tid,
 	UnlockReleaseBuffer(buf);
 }
 
+static bool
+ListContains(const ItemPointerData *list, int n, ItemPointer tid)
+{
+	for (int i = 0; i < n; i++)
+		if (ItemPointerEquals((ItemPointer) &list[i], tid))
+			return true;
+	return false;
+}
+
 /*
  * Link node "target" to the new node on one layer; when its list is full,
- * keep the best of the old neighbours and the new node by the heuristic
+ * keep the best of the old neighbours and the new node by the heuristic.
+ * Returns whether the target now links to the new node.
  */
-static void
+static bool
 AddBackLink(Relation index, const HnswIndexInfo *info, ItemPointer target,
-			ItemPointer newtid, HnswNodeHeader *newnode, int layer)
+			ItemPointer newtid, HnswNodeHeader *newnode, int layer, bool force)
 {
 	HnswNodeHeader *t = HnswFetchNodeCopy(index, target);
 	int			maxn = HnswLayerSlots(info->m, layer);
@@ -172,7 +182,7 @@ AddBackLink(Relation index, const HnswIndexInfo *info, ItemPointer target,
 	int			nsel;
 
 	if (layer > t->level || (t->flags & (HNSW_NODE_DELETED | HNSW_NODE_UNLINKED)))
-		return;
+		return false;
 	count = HnswNodeCounts(t, info->dim)[layer];
 	old = HnswNodeNeighbors(t, info->dim, info->m, layer);
 	nbrs = palloc(sizeof(ItemPointerData) * (maxn + 1));
@@ -182,7 +192,7 @@ AddBackLink(Relation index, const HnswIndexInfo *info, ItemPointer target,
 	{
 		nbrs[count] = *newtid;
 		WriteNeighbors(index, info, target, layer, nbrs, count + 1);
-		return;
+		return true;
 	}
 
 	/* full: choose among the live old neighbours and the new node */
@@ -191,7 +201,19 @@ AddBackLink(Relation index, const HnswIndexInfo *info, ItemPointer target,
 	for (int i = 0; i <= count; i++)
 		nodes[i] = i == count ? newnode : HnswFetchNodeCopy(index, &nbrs[i]);
 	nsel = HnswSelectFromNodes(info, t, nodes, nbrs, count + 1, maxn, nbrs);
+
+	/*
+	 * A node nobody links to on layer 0 cannot be found; when the last of
+	 * its neighbours drops it too, it replaces that neighbour's farthest link
+	 */
+	if (force && !ListContains(nbrs, nsel, newtid))
+	{
+		if (nsel == maxn)
+			nsel--;
+		nbrs[nsel++] = *newtid;
+	}
 	WriteNeighbors(index, info, target, layer, nbrs, nsel);
+	return ListContains(nbrs, nsel, newtid);
 }
 
 /*
@@ -303,8 +325,17 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 	/* the node with its own links first, then the links to it */
 	tid = PlaceNode(index, node, size);
 	for (int layer = top; layer >= 0; layer--)
+	{
+		bool		linked = false;
+
 		for (int i = 0; i < nlinks[layer]; i++)
-			AddBackLink(index, info, &links[layer][i], &tid, node, layer);
+		{
+			bool		last = i == nlinks[layer] - 1;
+
+			linked |= AddBackLink(index, info, &links[layer][i], &tid, node, layer,
+								  layer == 0 && last && !linked);
+		}
+	}
 
 	if (level > meta.entry_level)
 		MaybeUpdateEntry(index, &tid, level);
