@@ -84,13 +84,99 @@ HnswVisitedReset(HnswVisited *visited)
 	visitedhash_reset(visited->hash);
 }
 
-/* Page cursor: one pinned, share-locked page at a time */
+/*
+ * Recent buffers.  Each backend remembers, per index, which shared buffer
+ * last held each block, and pins it again with ReadRecentBuffer, which only
+ * checks the buffer's tag: a graph search reads hundreds of pages, and the
+ * buffer mapping lookup of ReadBuffer was its largest single cost.  A stale
+ * entry is harmless (the tag check fails and ReadBuffer runs).
+ */
+#define RECENT_INDEXES 8
+
+typedef struct RecentBuffers
+{
+	Oid			relfilenode;	/* InvalidOid: free slot */
+	Oid			dbnode;
+	BlockNumber size;
+	Buffer	   *buffers;		/* per block, InvalidBuffer if unknown */
+} RecentBuffers;
+
+static RecentBuffers recent_indexes[RECENT_INDEXES];
+static int	recent_next_victim = 0;
+
+static RecentBuffers *
+GetRecentBuffers(Relation index)
+{
+#if PG_VERSION_NUM >= 160000
+	Oid			relnumber = index->rd_locator.relNumber;
+	Oid			dbnode = index->rd_locator.dbOid;
+#else
+	Oid			relnumber = index->rd_node.relNode;
+	Oid			dbnode = index->rd_node.dbNode;
+#endif
+	RecentBuffers *r;
+
+	for (int i = 0; i < RECENT_INDEXES; i++)
+		if (recent_indexes[i].relfilenode == relnumber &&
+			recent_indexes[i].dbnode == dbnode)
+			return &recent_indexes[i];
+
+	r = &recent_indexes[recent_next_victim];
+	recent_next_victim = (recent_next_victim + 1) % RECENT_INDEXES;
+	if (r->buffers)
+		pfree(r->buffers);
+	r->relfilenode = relnumber;
+	r->dbnode = dbnode;
+	r->size = 0;
+	r->buffers = NULL;
+	return r;
+}
+
+static Buffer
+ReadBufferRecent(Relation index, RecentBuffers *r, BlockNumber blkno)
+{
+	Buffer		buf;
+
+	if (blkno < r->size && BufferIsValid(r->buffers[blkno]) &&
+#if PG_VERSION_NUM >= 160000
+		ReadRecentBuffer(index->rd_locator, MAIN_FORKNUM, blkno, r->buffers[blkno]))
+#else
+		ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, r->buffers[blkno]))
+#endif
+		return r->buffers[blkno];
+
+	buf = ReadBuffer(index, blkno);
+	if (blkno >= r->size)
+	{
+		BlockNumber newsize = Max(blkno + 1, r->size * 2);
+
+		if (r->buffers == NULL)
+			r->buffers = MemoryContextAlloc(TopMemoryContext, sizeof(Buffer) * newsize);
+		else
+			r->buffers = repalloc(r->buffers, sizeof(Buffer) * newsize);
+		for (BlockNumber b = r->size; b < newsize; b++)
+			r->buffers[b] = InvalidBuffer;
+		r->size = newsize;
+	}
+	r->buffers[blkno] = buf;
+	return buf;
+}
+
+/*
+ * Page cursor.  One page at a time is share-locked; the pins of recently
+ * used pages are kept (a small direct-mapped cache) until the search ends,
+ * so revisiting a page costs a lock, not a buffer mapping lookup.
+ */
+#define CURSOR_PINS 4			/* power of two; PostgreSQL tracks up to 8 pins without a hash table */
+
 typedef struct PageCursor
 {
 	Relation	index;
-	Buffer		buf;
-	BlockNumber blkno;
-	BlockNumber hot_end;
+	RecentBuffers *recent;
+	Buffer		locked;			/* share-locked buffer, or InvalidBuffer */
+	BlockNumber locked_blkno;
+	BlockNumber pinned_blkno[CURSOR_PINS];
+	Buffer		pinned[CURSOR_PINS];
 	HnswSearchStats *stats;
 } PageCursor;
 
@@ -98,19 +184,65 @@ static void
 CursorInit(PageCursor *c, Relation index, HnswSearchStats *stats)
 {
 	c->index = index;
-	c->buf = InvalidBuffer;
-	c->blkno = InvalidBlockNumber;
-	c->hot_end = 1;
+	c->recent = GetRecentBuffers(index);
+	c->locked = InvalidBuffer;
+	c->locked_blkno = InvalidBlockNumber;
+	for (int i = 0; i < CURSOR_PINS; i++)
+	{
+		c->pinned_blkno[i] = InvalidBlockNumber;
+		c->pinned[i] = InvalidBuffer;
+	}
 	c->stats = stats;
 }
 
 static void
 CursorRelease(PageCursor *c)
 {
-	if (BufferIsValid(c->buf))
-		UnlockReleaseBuffer(c->buf);
-	c->buf = InvalidBuffer;
-	c->blkno = InvalidBlockNumber;
+	if (BufferIsValid(c->locked))
+		LockBuffer(c->locked, BUFFER_LOCK_UNLOCK);
+	c->locked = InvalidBuffer;
+	c->locked_blkno = InvalidBlockNumber;
+	for (int i = 0; i < CURSOR_PINS; i++)
+	{
+		if (BufferIsValid(c->pinned[i]))
+			ReleaseBuffer(c->pinned[i]);
+		c->pinned[i] = InvalidBuffer;
+		c->pinned_blkno[i] = InvalidBlockNumber;
+	}
+}
+
+/*
+ * Share-lock block blkno, unlocking the previous page
+ */
+static Page
+CursorLockPage(PageCursor *c, BlockNumber blkno)
+{
+	int			slot = blkno & (CURSOR_PINS - 1);
+
+	if (blkno == c->locked_blkno)
+		return BufferGetPage(c->locked);
+
+	if (BufferIsValid(c->locked))
+		LockBuffer(c->locked, BUFFER_LOCK_UNLOCK);
+
+	if (c->pinned_blkno[slot] != blkno)
+	{
+		if (BufferIsValid(c->pinned[slot]))
+			ReleaseBuffer(c->pinned[slot]);
+		c->pinned[slot] = ReadBufferRecent(c->index, c->recent, blkno);
+		c->pinned_blkno[slot] = blkno;
+		if (c->stats)
+		{
+			if (HnswPageGetOpaque(BufferGetPage(c->pinned[slot]))->tier == HNSW_TIER_HOT)
+				c->stats->pages_hot++;
+			else
+				c->stats->pages_warm++;
+		}
+	}
+	c->locked = c->pinned[slot];
+	c->locked_blkno = blkno;
+	LockBuffer(c->locked, BUFFER_LOCK_SHARE);
+	return BufferGetPage(c->locked);
 }
 
 /*
@@ -120,27 +252,10 @@ CursorRelease(PageCursor *c)
 static HnswNodeHeader *
 CursorGetNode(PageCursor *c, ItemPointer tid)
 {
-	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
+	Page		page = CursorLockPage(c, ItemPointerGetBlockNumber(tid));
 	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
-	Page		page;
 	ItemId		itemid;
 
-	if (blkno != c->blkno)
-	{
-		CursorRelease(c);
-		c->buf = ReadBuffer(c->index, blkno);
-		LockBuffer(c->buf, BUFFER_LOCK_SHARE);
-		c->blkno = blkno;
-		if (c->stats)
-		{
-			if (HnswPageGetOpaque(BufferGetPage(c->buf))->tier == HNSW_TIER_HOT)
-				c->stats->pages_hot++;
-			else
-				c->stats->pages_warm++;
-		}
-	}
-
-	page = BufferGetPage(c->buf);
 	if (off > PageGetMaxOffsetNumber(page))
 		return NULL;
 	itemid = PageGetItemId(page, off);
@@ -307,13 +422,26 @@ HeapPop(CandHeap *h)
 	return top;
 }
 
-static int
-CompareBlocks(const void *a, const void *b)
+/*
+ * Order a neighbour list by block so that neighbours on one page are read
+ * under one lock (insertion sort: lists are short)
+ */
+static void
+SortByBlock(ItemPointerData *tids, int n)
 {
-	BlockNumber ba = ItemPointerGetBlockNumberNoCheck((ItemPointer) a);
-	BlockNumber bb = ItemPointerGetBlockNumberNoCheck((ItemPointer) b);
+	for (int i = 1; i < n; i++)
+	{
+		ItemPointerData t = tids[i];
+		BlockNumber b = ItemPointerGetBlockNumberNoCheck(&t);
+		int			j = i;
 
-	return ba < bb ? -1 : ba > bb ? 1 : 0;
+		while (j > 0 && ItemPointerGetBlockNumberNoCheck(&tids[j - 1]) > b)
+		{
+			tids[j] = tids[j - 1];
+			j--;
+		}
+		tids[j] = t;
+	}
 }
 
 static int
@@ -396,7 +524,7 @@ HnswSearchLayer(Relation index, const HnswIndexInfo *info, const HnswQuery *q,
 			stats->nodes_expanded++;
 
 		/* visit neighbours page by page */
-		qsort(nbrs, n, sizeof(ItemPointerData), CompareBlocks);
+		SortByBlock(nbrs, n);
 		for (int i = 0; i < n; i++)
 		{
 			HnswNodeHeader *nb;
