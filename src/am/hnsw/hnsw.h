@@ -152,6 +152,8 @@ typedef struct HnswNodeHeader
 
 #define HNSW_NODE_DELETED		0x01	/* heap row gone; still routes searches */
 #define HNSW_NODE_UNLINKED		0x02	/* no longer referenced; slot reusable */
+#define HNSW_NODE_UNBOUNDED		0x04	/* |x| so large that single-precision
+										 * distances overflow: no lower bound */
 
 /* Layout helpers: offsets inside a node tuple */
 #define HnswCountsOffset(dim)	TYPEALIGN(2, sizeof(HnswNodeHeader) + (dim))
@@ -192,6 +194,7 @@ typedef struct HnswQuery
 	float		scale;
 	float		norm;
 	float		residual;
+	bool		unbounded;		/* distances to it may overflow */
 } HnswQuery;
 
 /* Distance estimated from codes, and a lower bound of the exact distance */
@@ -208,10 +211,19 @@ extern int	HnswGetEfConstruction(Relation index);
 
 /* hnswutils.c */
 extern void HnswGetIndexInfo(Relation index, HnswIndexInfo *info);
-extern bool HnswPrepareVector(const HnswIndexInfo *info, Datum value, float *x);
+/* What HnswPrepareVector made of a value */
+typedef enum HnswPrepared
+{
+	HNSW_PREPARED_SKIP,			/* not indexed: zero vector under cosine */
+	HNSW_PREPARED_OK,
+	HNSW_PREPARED_UNBOUNDED		/* indexed, but its distances may overflow */
+} HnswPrepared;
+
+extern HnswPrepared HnswPrepareVector(const HnswIndexInfo *info, Datum value, float *x);
 extern void HnswQuantize(HnswMetric metric, const float *x, int dim,
 						 int8 *code, float *scale, float *norm, float *residual);
-extern void HnswInitQuery(HnswQuery *q, const HnswIndexInfo *info, const float *x);
+extern void HnswInitQuery(HnswQuery *q, const HnswIndexInfo *info, const float *x,
+						  bool unbounded);
 extern HnswEstimate HnswEstimateNode(const HnswQuery *q, const HnswNodeHeader *node);
 extern float HnswEstimateBetween(HnswMetric metric, const HnswNodeHeader *a,
 								 const HnswNodeHeader *b, int dim);
@@ -219,7 +231,8 @@ extern int	HnswRandomLevel(int m, int max_level);
 extern int	HnswMaxLevel(int dim, int m);
 extern void HnswCheckDimensions(const HnswIndexInfo *info);
 extern void HnswFormNode(HnswNodeHeader *node, const HnswIndexInfo *info,
-						 const float *x, ItemPointer heaptid, int level);
+						 const float *x, ItemPointer heaptid, int level,
+						 bool unbounded);
 extern float HnswExactDistance(HnswMetric metric, const float *a, const float *b,
 							   int dim);
 extern void HnswInitPage(Page page, uint16 tier);
@@ -282,7 +295,7 @@ extern bool engram_hnsw_insert(Relation index, Datum *values, bool *isnull,
 							   IndexUniqueCheck checkUnique,
 							   bool indexUnchanged, IndexInfo *indexInfo);
 extern void HnswInsertVector(Relation index, const HnswIndexInfo *info,
-							 const float *x, ItemPointer heaptid);
+							 const float *x, ItemPointer heaptid, bool unbounded);
 
 /* hnswscan.c */
 extern IndexScanDesc engram_hnsw_beginscan(Relation index, int nkeys, int norderbys);

@@ -41,6 +41,7 @@ typedef struct BuildGraph
 	float	   *vectors;		/* n x dim */
 	ItemPointerData *heaptids;
 	uint8	   *levels;
+	bool	   *unbounded;		/* HNSW_NODE_UNBOUNDED per node */
 	int32	   *layer0;			/* n x 2m neighbour ids */
 	uint16	   *count0;
 	int32	  **upper;			/* per node, level x m ids, or NULL */
@@ -105,6 +106,7 @@ GraphGrow(BuildGraph *g)
 		g->vectors = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * dim * cap);
 		g->heaptids = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ItemPointerData) * cap);
 		g->levels = MemoryContextAllocHuge(CurrentMemoryContext, cap);
+		g->unbounded = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(bool) * cap);
 		g->layer0 = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * m2 * cap);
 		g->count0 = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint16) * cap);
 		g->upper = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32 *) * cap);
@@ -116,6 +118,7 @@ GraphGrow(BuildGraph *g)
 		g->vectors = repalloc_huge(g->vectors, sizeof(float) * dim * cap);
 		g->heaptids = repalloc_huge(g->heaptids, sizeof(ItemPointerData) * cap);
 		g->levels = repalloc_huge(g->levels, cap);
+		g->unbounded = repalloc_huge(g->unbounded, sizeof(bool) * cap);
 		g->layer0 = repalloc_huge(g->layer0, sizeof(int32) * m2 * cap);
 		g->count0 = repalloc_huge(g->count0, sizeof(uint16) * cap);
 		g->upper = repalloc_huge(g->upper, sizeof(int32 *) * cap);
@@ -542,7 +545,7 @@ GraphBuild(BuildGraph *g)
  * Append a node read from the table
  */
 static void
-GraphAddNode(BuildGraph *g, const float *x, ItemPointer heaptid)
+GraphAddNode(BuildGraph *g, const float *x, ItemPointer heaptid, bool unbounded)
 {
 	int			id;
 	int			level;
@@ -552,6 +555,7 @@ GraphAddNode(BuildGraph *g, const float *x, ItemPointer heaptid)
 	id = g->n++;
 	memcpy(NodeVector(g, id), x, sizeof(float) * g->info.dim);
 	g->heaptids[id] = *heaptid;
+	g->unbounded[id] = unbounded;
 	level = HnswRandomLevel(g->info.m, g->max_level);
 	g->levels[id] = (uint8) level;
 	g->count0[id] = 0;
@@ -709,7 +713,8 @@ GraphWrite(BuildState *bs)
 			Size		size = HnswNodeSize(info->dim, info->m, level);
 
 			memset(node, 0, size);
-			HnswFormNode(node, info, NodeVector(g, id), &g->heaptids[id], level);
+			HnswFormNode(node, info, NodeVector(g, id), &g->heaptids[id], level,
+						 g->unbounded[id]);
 			for (int layer = 0; layer <= level; layer++)
 			{
 				uint16	   *count;
@@ -765,28 +770,28 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 {
 	BuildState *bs = (BuildState *) state;
 	MemoryContext old;
+	HnswPrepared prepared;
 
 	bs->reltuples++;
 	if (isnull[0])
 		return;
 
 	old = MemoryContextSwitchTo(bs->tmpcxt);
-	if (HnswPrepareVector(&bs->graph.info, values[0], bs->scratch))
+	prepared = HnswPrepareVector(&bs->graph.info, values[0], bs->scratch);
+	MemoryContextSwitchTo(old);
+	if (prepared != HNSW_PREPARED_SKIP)
 	{
-		MemoryContextSwitchTo(old);
+		bool		unbounded = prepared == HNSW_PREPARED_UNBOUNDED;
+
+		if (!bs->on_disk &&
+			(Size) (bs->graph.n + 1) * BytesPerNode(&bs->graph.info) > bs->memory_limit &&
+			bs->graph.n > 0)
+			SwitchToOnDisk(bs);
+
 		if (bs->on_disk)
-			HnswInsertVector(index, &bs->graph.info, bs->scratch, tid);
+			HnswInsertVector(index, &bs->graph.info, bs->scratch, tid, unbounded);
 		else
-		{
-			if ((Size) (bs->graph.n + 1) * BytesPerNode(&bs->graph.info) > bs->memory_limit &&
-				bs->graph.n > 0)
-			{
-				SwitchToOnDisk(bs);
-				HnswInsertVector(index, &bs->graph.info, bs->scratch, tid);
-			}
-			else
-				GraphAddNode(&bs->graph, bs->scratch, tid);
-		}
+			GraphAddNode(&bs->graph, bs->scratch, tid, unbounded);
 		bs->indtuples++;
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
 	}

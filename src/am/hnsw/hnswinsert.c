@@ -246,7 +246,7 @@ MaybeUpdateEntry(Relation index, ItemPointer tid, int level)
  */
 void
 HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
-				 ItemPointer heaptid)
+				 ItemPointer heaptid, bool unbounded)
 {
 	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext,
 											  "engram_hnsw insert",
@@ -270,11 +270,11 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 	LockPage(index, HNSW_INSERT_LOCK, ExclusiveLock);
 	HnswReadMeta(index, &meta);
 
-	HnswInitQuery(&q, info, x);
+	HnswInitQuery(&q, info, x, unbounded);
 	level = HnswRandomLevel(info->m, HnswMaxLevel(info->dim, info->m));
 	size = HnswNodeSize(info->dim, info->m, level);
 	node = palloc0(size);
-	HnswFormNode(node, info, x, heaptid, level);
+	HnswFormNode(node, info, x, heaptid, level, unbounded);
 
 	if (!ItemPointerIsValid(&meta.entry))
 	{
@@ -357,6 +357,7 @@ engram_hnsw_insert(Relation index, Datum *values, bool *isnull,
 {
 	HnswIndexInfo *info = (HnswIndexInfo *) indexInfo->ii_AmCache;
 	float	   *x;
+	HnswPrepared prepared;
 
 	if (isnull[0])
 		return false;
@@ -373,8 +374,10 @@ engram_hnsw_insert(Relation index, Datum *values, bool *isnull,
 	}
 
 	x = palloc(sizeof(float) * info->dim);
-	if (HnswPrepareVector(info, values[0], x))
-		HnswInsertVector(index, info, x, heap_tid);
+	prepared = HnswPrepareVector(info, values[0], x);
+	if (prepared != HNSW_PREPARED_SKIP)
+		HnswInsertVector(index, info, x, heap_tid,
+						 prepared == HNSW_PREPARED_UNBOUNDED);
 	pfree(x);
 	return false;
 }

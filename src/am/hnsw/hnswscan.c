@@ -155,6 +155,7 @@ PrepareQuery(IndexScanDesc scan)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
 	float	   *x;
+	HnswPrepared prepared;
 
 	if (scan->numberOfOrderBys == 0)
 		ereport(ERROR,
@@ -164,9 +165,10 @@ PrepareQuery(IndexScanDesc scan)
 		return false;
 
 	x = MemoryContextAlloc(so->cxt, sizeof(float) * so->info.dim);
-	if (!HnswPrepareVector(&so->info, scan->orderByData[0].sk_argument, x))
+	prepared = HnswPrepareVector(&so->info, scan->orderByData[0].sk_argument, x);
+	if (prepared == HNSW_PREPARED_SKIP)
 		return false;
-	HnswInitQuery(&so->query, &so->info, x);
+	HnswInitQuery(&so->query, &so->info, x, prepared == HNSW_PREPARED_UNBOUNDED);
 	return true;
 }
 

@@ -23,6 +23,7 @@
 #include "common/pg_prng.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "utils/float.h"
 #include "utils/rel.h"
 
 #include "am/hnsw/hnsw.h"
@@ -54,13 +55,17 @@ HnswGetIndexInfo(Relation index, HnswIndexInfo *info)
 }
 
 /*
- * Widen an indexed value to floats, normalised for cosine.  Returns false
- * for values the index does not hold (a zero vector under cosine).
+ * Widen an indexed value to floats, normalised for cosine.  Says whether
+ * the index holds it (not a zero vector under cosine), and whether its norm
+ * is so large that the single-precision distance functions overflow on it,
+ * in which case no lower bound of those results can be promised.
  */
-bool
+HnswPrepared
 HnswPrepareVector(const HnswIndexInfo *info, Datum value, float *x)
 {
 	VecHeader  *v = (VecHeader *) PG_DETOAST_DATUM(value);
+	double		norm = 0.0;
+	HnswPrepared result;
 
 	if (v->dim != info->dim)
 		ereport(ERROR,
@@ -72,22 +77,23 @@ HnswPrepareVector(const HnswIndexInfo *info, Datum value, float *x)
 	else
 		memcpy(x, VEC_DATA(v), sizeof(float) * v->dim);
 
+	for (int i = 0; i < v->dim; i++)
+		norm += (double) x[i] * x[i];
+	result = norm < FLT_MAX / 4 ? HNSW_PREPARED_OK : HNSW_PREPARED_UNBOUNDED;
+
 	if (info->metric == HNSW_METRIC_COSINE)
 	{
-		double		norm = 0.0;
-
-		for (int i = 0; i < v->dim; i++)
-			norm += (double) x[i] * x[i];
 		norm = sqrt(norm);
 		if (norm == 0.0 || isnan(norm))
-			return false;
-		for (int i = 0; i < v->dim; i++)
-			x[i] = (float) (x[i] / norm);
+			result = HNSW_PREPARED_SKIP;
+		else
+			for (int i = 0; i < v->dim; i++)
+				x[i] = (float) (x[i] / norm);
 	}
 
 	if ((Pointer) v != DatumGetPointer(value))
 		pfree(v);
-	return true;
+	return result;
 }
 
 /*
@@ -131,8 +137,10 @@ HnswQuantize(HnswMetric metric, const float *x, int dim, int8 *code,
  * Prepare a query (or a vector being inserted) for comparison with codes
  */
 void
-HnswInitQuery(HnswQuery *q, const HnswIndexInfo *info, const float *x)
+HnswInitQuery(HnswQuery *q, const HnswIndexInfo *info, const float *x,
+			  bool unbounded)
 {
+	q->unbounded = unbounded;
 	q->dim = info->dim;
 	q->metric = info->metric;
 	q->x = palloc(sizeof(float) * info->dim);
@@ -155,6 +163,19 @@ CodeDot(const int8 *a, float scale_a, const int8 *b, float scale_b, int dim)
  * Estimate of the distance from q to a node, and a lower bound of the exact
  * distance in the operator's units (README, "Codes and bounds")
  */
+static inline HnswEstimate
+FiniteBound(HnswEstimate e, const HnswQuery *q, const HnswNodeHeader *node)
+{
+	if (q->unbounded || (node->flags & HNSW_NODE_UNBOUNDED))
+		e.lower_bound = -get_float8_infinity();
+	/* overflowing norms give no bound; -inf is always a valid one */
+	if (isnan(e.lower_bound) || isinf(e.lower_bound))
+		e.lower_bound = -get_float8_infinity();
+	if (isnan(e.distance))
+		e.distance = get_float4_infinity();
+	return e;
+}
+
 HnswEstimate
 HnswEstimateNode(const HnswQuery *q, const HnswNodeHeader *node)
 {
@@ -171,7 +192,7 @@ HnswEstimateNode(const HnswQuery *q, const HnswNodeHeader *node)
 		e.distance = d;
 		lb = d - node->residual - q->residual;
 		e.lower_bound = lb - HNSW_BOUND_EPSILON * (fabs(lb) + 1.0);
-		return e;
+		return FiniteBound(e, q, node);
 	}
 
 	/* |a.q - a'.q'| <= |a - a'| |q| + |a'| |q - q'| and |a'| <= |a| + res */
@@ -189,7 +210,7 @@ HnswEstimateNode(const HnswQuery *q, const HnswNodeHeader *node)
 				e.distance = (float) (n2 - 2.0 * dot);
 				lb = sqrt(Max(lb2, 0.0));
 				e.lower_bound = lb - HNSW_BOUND_EPSILON * (lb + sqrt(n2) + 1.0);
-				return e;
+				return FiniteBound(e, q, node);
 			}
 		case HNSW_METRIC_IP:
 			e.distance = (float) -dot;
@@ -201,7 +222,7 @@ HnswEstimateNode(const HnswQuery *q, const HnswNodeHeader *node)
 			break;
 	}
 	e.lower_bound = lb - HNSW_BOUND_EPSILON * (fabs(lb) + 1.0);
-	return e;
+	return FiniteBound(e, q, node);
 }
 
 /*
@@ -285,14 +306,14 @@ HnswCheckDimensions(const HnswIndexInfo *info)
  */
 void
 HnswFormNode(HnswNodeHeader *node, const HnswIndexInfo *info, const float *x,
-			 ItemPointer heaptid, int level)
+			 ItemPointer heaptid, int level, bool unbounded)
 {
 	uint16	   *counts;
 	ItemPointerData *nbrs;
 
 	node->heaptid = *heaptid;
 	node->level = (uint8) level;
-	node->flags = 0;
+	node->flags = unbounded ? HNSW_NODE_UNBOUNDED : 0;
 	HnswQuantize(info->metric, x, info->dim, HnswNodeCode(node), &node->scale,
 				 &node->norm, &node->residual);
 
