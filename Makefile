@@ -4,6 +4,7 @@
 #   make installcheck           pg_regress (sql_tests/ + expected/) and TAP (t/)
 #                               against a running server (PGHOST, PGPORT, ...)
 #   make simd-check             stand-alone SIMD kernel tests (no server)
+#   make bench-quick / bench    benchmarks against pgvector and btree (bench/)
 
 EXTENSION = engram
 MODULE_big = engram
@@ -51,6 +52,7 @@ regress-dir:
 	@ln -sfn $(abspath expected) $(REGRESS_DIR)/expected
 
 -include src/simd/simd.mk
+-include bench/bench.mk
 
 clean: clean-engram
 .PHONY: clean-engram
