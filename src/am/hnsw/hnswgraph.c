@@ -1,0 +1,793 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswgraph.c
+ *	  engram_hnsw: building the graph in memory, serially or in parallel.
+ *
+ * CREATE INDEX reads every vector into an HnswBuildGraph (hnswbuild.c), then
+ * inserts them all into the graph here with exact float distances (INSERT of
+ * the HNSW paper with the neighbour selection heuristic), before laying the
+ * pages out.
+ *
+ * With max_parallel_maintenance_workers > 0 the graph moves into a dynamic
+ * shared memory segment and the leader and its workers insert nodes taken
+ * from a shared counter.  Each node's neighbour lists are guarded by an
+ * LWLock of its own: searches copy a list under a shared lock, links are
+ * added and lists pruned under an exclusive one; no process holds two of
+ * these locks at once.  The entry point is guarded by a spinlock.  Two
+ * inserts racing on one list can lose a link, which costs a little graph
+ * quality, never correctness; the final reachability pass repairs what
+ * matters.  See README, "Build".
+ *
+ * src/am/hnsw/hnswgraph.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "commands/progress.h"
+#include "miscadmin.h"
+#include "optimizer/optimizer.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "storage/shm_toc.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "am/hnsw/hnswgraph.h"
+
+#define PARALLEL_KEY_GRAPH	UINT64CONST(0xE4A0000000000001)
+
+/* A candidate during construction */
+typedef struct BuildCand
+{
+	float		distance;
+	int32		id;
+} BuildCand;
+
+/* Binary heap of BuildCand, min or max by distance */
+typedef struct BuildHeap
+{
+	BuildCand  *items;
+	int			n;
+	int			capacity;
+	bool		max;
+} BuildHeap;
+
+/* Scratch space of one inserting process */
+typedef struct InsertScratch
+{
+	BuildHeap	cand;
+	BuildHeap	best;
+	BuildCand  *found;
+	int32	   *selected;
+	int32	   *list;			/* copy of one neighbour list */
+	BuildCand  *prune;
+	float	   *dist;
+	int		   *sel;
+} InsertScratch;
+
+void
+HnswGraphInit(HnswBuildGraph *g, const HnswIndexInfo *info)
+{
+	memset(g, 0, sizeof(HnswBuildGraph));
+	g->info = *info;
+	g->max_level = HnswMaxLevel(info->dim, info->m);
+	g->local_entry = -1;
+	g->local_entry_level = -1;
+	g->entry = &g->local_entry;
+	g->entry_level = &g->local_entry_level;
+}
+
+/* Memory a node needs, for the maintenance_work_mem check */
+Size
+HnswGraphBytesPerNode(const HnswIndexInfo *info)
+{
+	return sizeof(float) * info->dim + sizeof(ItemPointerData) + 2 +
+		sizeof(int32) * (2 * info->m + 1) + sizeof(int64) + sizeof(uint32) +
+		sizeof(LWLock);
+}
+
+static void *
+GrowArray(void *p, Size elem, int oldcap, int newcap)
+{
+	if (oldcap == 0)
+		return MemoryContextAllocHuge(CurrentMemoryContext, elem * newcap);
+	return repalloc_huge(p, elem * newcap);
+}
+
+static void
+GraphGrow(HnswBuildGraph *g)
+{
+	int			cap = g->capacity == 0 ? 1024 : g->capacity * 2;
+	int			old = g->capacity;
+
+	g->vectors = GrowArray(g->vectors, sizeof(float) * g->info.dim, old, cap);
+	g->heaptids = GrowArray(g->heaptids, sizeof(ItemPointerData), old, cap);
+	g->levels = GrowArray(g->levels, 1, old, cap);
+	g->unbounded = GrowArray(g->unbounded, sizeof(bool), old, cap);
+	g->layer0 = GrowArray(g->layer0, sizeof(int32) * (2 * g->info.m + 1), old, cap);
+	g->upper_offset = GrowArray(g->upper_offset, sizeof(int64), old, cap);
+	g->capacity = cap;
+}
+
+/*
+ * Append a vector read from the table, with its random level and empty
+ * neighbour lists
+ */
+void
+HnswGraphAdd(HnswBuildGraph *g, const float *x, ItemPointer heaptid, bool unbounded)
+{
+	int			id;
+	int			level;
+
+	if (g->n == g->capacity)
+		GraphGrow(g);
+	id = g->n++;
+	memcpy(HnswGraphVector(g, id), x, sizeof(float) * g->info.dim);
+	g->heaptids[id] = *heaptid;
+	g->unbounded[id] = unbounded;
+	level = HnswRandomLevel(g->info.m, g->max_level);
+	g->levels[id] = (uint8) level;
+	g->layer0[(Size) id * (2 * g->info.m + 1)] = 0;
+	g->upper_offset[id] = -1;
+
+	if (level > 0)
+	{
+		int64		need = (int64) level * (g->info.m + 1);
+
+		if (g->upper_used + need > g->upper_capacity)
+		{
+			int64		cap = Max(g->upper_capacity * 2, 1024 + need);
+
+			if (g->upper_pool == NULL)
+				g->upper_pool = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * cap);
+			else
+				g->upper_pool = repalloc_huge(g->upper_pool, sizeof(int32) * cap);
+			g->upper_capacity = cap;
+		}
+		g->upper_offset[id] = g->upper_used;
+		for (int l = 0; l < level; l++)
+			g->upper_pool[g->upper_used + (int64) l * (g->info.m + 1)] = 0;
+		g->upper_used += need;
+	}
+}
+
+/*
+ * Neighbour list of a node on a layer: list[0] is the count, list + 1 the ids
+ */
+int32 *
+HnswGraphList(HnswBuildGraph *g, int id, int layer)
+{
+	if (layer == 0)
+		return g->layer0 + (Size) id * (2 * g->info.m + 1);
+	return g->upper_pool + g->upper_offset[id] + (int64) (layer - 1) * (g->info.m + 1);
+}
+
+static inline void
+LockNode(HnswBuildGraph *g, int id, LWLockMode mode)
+{
+	if (g->locks)
+		LWLockAcquire(&g->locks[id], mode);
+}
+
+static inline void
+UnlockNode(HnswBuildGraph *g, int id)
+{
+	if (g->locks)
+		LWLockRelease(&g->locks[id]);
+}
+
+/* Copy a list under a shared lock; returns the count */
+static int
+CopyList(HnswBuildGraph *g, int id, int layer, int32 *out)
+{
+	int32	   *list;
+	int			n;
+
+	LockNode(g, id, LW_SHARED);
+	list = HnswGraphList(g, id, layer);
+	n = list[0];
+	memcpy(out, list + 1, sizeof(int32) * n);
+	UnlockNode(g, id);
+	return n;
+}
+
+static void
+GetEntry(HnswBuildGraph *g, int32 *entry, int32 *level)
+{
+	if (g->entry_mutex)
+		SpinLockAcquire(g->entry_mutex);
+	*entry = *g->entry;
+	*level = *g->entry_level;
+	if (g->entry_mutex)
+		SpinLockRelease(g->entry_mutex);
+}
+
+/* Make id the entry point if it is the first node or reaches higher */
+static void
+MaybeSetEntry(HnswBuildGraph *g, int32 id, int32 level)
+{
+	if (g->entry_mutex)
+		SpinLockAcquire(g->entry_mutex);
+	if (*g->entry < 0 || level > *g->entry_level)
+	{
+		*g->entry = id;
+		*g->entry_level = level;
+	}
+	if (g->entry_mutex)
+		SpinLockRelease(g->entry_mutex);
+}
+
+static inline float
+Dist(HnswBuildGraph *g, int a, int b)
+{
+	return HnswExactDistance(g->info.metric, HnswGraphVector(g, a),
+							 HnswGraphVector(g, b), g->info.dim);
+}
+
+static inline bool
+BHBefore(const BuildHeap *h, int a, int b)
+{
+	return h->max ? h->items[a].distance > h->items[b].distance
+		: h->items[a].distance < h->items[b].distance;
+}
+
+static void
+BHPush(BuildHeap *h, float d, int32 id)
+{
+	int			i;
+
+	if (h->n == h->capacity)
+	{
+		h->capacity *= 2;
+		h->items = repalloc(h->items, sizeof(BuildCand) * h->capacity);
+	}
+	i = h->n++;
+	h->items[i].distance = d;
+	h->items[i].id = id;
+	while (i > 0 && BHBefore(h, i, (i - 1) / 2))
+	{
+		BuildCand	tmp = h->items[i];
+
+		h->items[i] = h->items[(i - 1) / 2];
+		h->items[(i - 1) / 2] = tmp;
+		i = (i - 1) / 2;
+	}
+}
+
+static BuildCand
+BHPop(BuildHeap *h)
+{
+	BuildCand	top = h->items[0];
+	int			i = 0;
+
+	h->items[0] = h->items[--h->n];
+	for (;;)
+	{
+		int			l = 2 * i + 1;
+		int			best = i;
+		BuildCand	tmp;
+
+		if (l < h->n && BHBefore(h, l, best))
+			best = l;
+		if (l + 1 < h->n && BHBefore(h, l + 1, best))
+			best = l + 1;
+		if (best == i)
+			break;
+		tmp = h->items[i];
+		h->items[i] = h->items[best];
+		h->items[best] = tmp;
+		i = best;
+	}
+	return top;
+}
+
+static int
+CompareBuildCand(const void *a, const void *b)
+{
+	float		da = ((const BuildCand *) a)->distance;
+	float		db = ((const BuildCand *) b)->distance;
+
+	if (da != db)
+		return da < db ? -1 : 1;
+	return ((const BuildCand *) a)->id - ((const BuildCand *) b)->id;
+}
+
+static void
+ScratchInit(InsertScratch *s, const HnswIndexInfo *info)
+{
+	int			efc = info->ef_construction;
+	int			m2 = 2 * info->m;
+
+	s->cand.items = palloc(sizeof(BuildCand) * 256);
+	s->cand.n = 0;
+	s->cand.capacity = 256;
+	s->cand.max = false;
+	s->best.items = palloc(sizeof(BuildCand) * (efc + 2));
+	s->best.n = 0;
+	s->best.capacity = efc + 2;
+	s->best.max = true;
+	s->found = palloc(sizeof(BuildCand) * (efc + 1));
+	s->selected = palloc(sizeof(int32) * m2);
+	s->list = palloc(sizeof(int32) * (m2 + 1));
+	s->prune = palloc(sizeof(BuildCand) * (m2 + 1));
+	s->dist = palloc(sizeof(float) * Max(efc + 1, m2 + 1));
+	s->sel = palloc(sizeof(int) * m2);
+}
+
+/*
+ * SEARCH-LAYER over the in-memory graph: the ef nearest to node q, sorted,
+ * into out (room for ef); returns the count
+ */
+static int
+SearchLayer(HnswBuildGraph *g, int q, const BuildCand *entries, int nentries,
+			int ef, int layer, InsertScratch *s, BuildCand *out)
+{
+	BuildHeap  *cand = &s->cand;
+	BuildHeap  *best = &s->best;
+	int			n;
+
+	if (++g->epoch == 0)
+	{
+		memset(g->visited, 0, sizeof(uint32) * g->n);
+		g->epoch = 1;
+	}
+	cand->n = 0;
+	best->n = 0;
+
+	for (int i = 0; i < nentries; i++)
+	{
+		g->visited[entries[i].id] = g->epoch;
+		BHPush(cand, entries[i].distance, entries[i].id);
+		BHPush(best, entries[i].distance, entries[i].id);
+	}
+	while (best->n > ef)
+		(void) BHPop(best);
+
+	while (cand->n > 0)
+	{
+		BuildCand	c = BHPop(cand);
+		int			count;
+
+		if (best->n >= ef && c.distance > best->items[0].distance)
+			break;
+
+		count = CopyList(g, c.id, layer, s->list);
+		for (int i = 0; i < count; i++)
+		{
+			int32		e = s->list[i];
+			float		d;
+
+			if (g->visited[e] == g->epoch)
+				continue;
+			g->visited[e] = g->epoch;
+			d = Dist(g, q, e);
+			if (best->n < ef || d < best->items[0].distance)
+			{
+				BHPush(cand, d, e);
+				BHPush(best, d, e);
+				if (best->n > ef)
+					(void) BHPop(best);
+			}
+		}
+	}
+
+	n = best->n;
+	memcpy(out, best->items, sizeof(BuildCand) * n);
+	qsort(out, n, sizeof(BuildCand), CompareBuildCand);
+	return n;
+}
+
+/* Context of HnswSelectNeighbors over in-memory candidates */
+typedef struct SelectCtx
+{
+	HnswBuildGraph *g;
+	const BuildCand *cands;
+} SelectCtx;
+
+static float
+BuildPairDistance(void *ctx, int a, int b)
+{
+	SelectCtx  *c = (SelectCtx *) ctx;
+
+	return Dist(c->g, c->cands[a].id, c->cands[b].id);
+}
+
+/*
+ * Choose up to maxn of the sorted candidates with the heuristic; writes
+ * their ids to ids[] and returns the count
+ */
+static int
+SelectFromCandidates(HnswBuildGraph *g, const BuildCand *cands, int ncand,
+					 int maxn, InsertScratch *s, int32 *ids)
+{
+	SelectCtx	ctx = {g, cands};
+	int			nsel;
+
+	for (int i = 0; i < ncand; i++)
+		s->dist[i] = cands[i].distance;
+	nsel = HnswSelectNeighbors(ncand, s->dist, maxn, BuildPairDistance, &ctx, s->sel);
+	for (int i = 0; i < nsel; i++)
+		ids[i] = cands[s->sel[i]].id;
+	return nsel;
+}
+
+/*
+ * Add a back-link from node to newid on a layer, pruning node's list with
+ * the heuristic when it is full
+ */
+static void
+AddBackLink(HnswBuildGraph *g, int node, int newid, int layer, InsertScratch *s)
+{
+	int			maxn = HnswLayerSlots(g->info.m, layer);
+	int32	   *list;
+
+	LockNode(g, node, LW_EXCLUSIVE);
+	list = HnswGraphList(g, node, layer);
+	for (int i = 0; i < list[0]; i++)
+	{
+		if (list[1 + i] == newid)
+		{
+			UnlockNode(g, node);
+			return;
+		}
+	}
+
+	if (list[0] < maxn)
+		list[1 + list[0]++] = newid;
+	else
+	{
+		for (int i = 0; i < maxn; i++)
+		{
+			s->prune[i].id = list[1 + i];
+			s->prune[i].distance = Dist(g, node, list[1 + i]);
+		}
+		s->prune[maxn].id = newid;
+		s->prune[maxn].distance = Dist(g, node, newid);
+		qsort(s->prune, maxn + 1, sizeof(BuildCand), CompareBuildCand);
+		list[0] = SelectFromCandidates(g, s->prune, maxn + 1, maxn, s, list + 1);
+	}
+	UnlockNode(g, node);
+}
+
+/*
+ * Insert node id, already holding its vector and level, into the graph
+ */
+static void
+GraphInsert(HnswBuildGraph *g, int id, InsertScratch *s)
+{
+	int			level = g->levels[id];
+	int			efc = g->info.ef_construction;
+	int32		entry;
+	int32		entry_level;
+	BuildCand	ep;
+	int			nfound;
+
+	GetEntry(g, &entry, &entry_level);
+	if (entry < 0)
+	{
+		MaybeSetEntry(g, id, level);
+		return;
+	}
+
+	ep.id = entry;
+	ep.distance = Dist(g, id, entry);
+
+	/* greedy descent through the layers above the new node's */
+	for (int layer = entry_level; layer > level; layer--)
+	{
+		bool		moved = true;
+
+		while (moved)
+		{
+			int			count = CopyList(g, ep.id, layer, s->list);
+
+			moved = false;
+			for (int i = 0; i < count; i++)
+			{
+				float		d = Dist(g, id, s->list[i]);
+
+				if (d < ep.distance)
+				{
+					ep.distance = d;
+					ep.id = s->list[i];
+					moved = true;
+				}
+			}
+		}
+	}
+
+	s->found[0] = ep;
+	nfound = 1;
+	for (int layer = Min(level, entry_level); layer >= 0; layer--)
+	{
+		int			maxn = HnswLayerSlots(g->info.m, layer);
+		int32	   *list;
+		int			nsel;
+
+		nfound = SearchLayer(g, id, s->found, nfound, efc, layer, s, s->found);
+		nsel = SelectFromCandidates(g, s->found, nfound, maxn, s, s->selected);
+
+		LockNode(g, id, LW_EXCLUSIVE);
+		list = HnswGraphList(g, id, layer);
+		memcpy(list + 1, s->selected, sizeof(int32) * nsel);
+		list[0] = nsel;
+		UnlockNode(g, id);
+
+		for (int i = 0; i < nsel; i++)
+			AddBackLink(g, s->selected[i], id, layer, s);
+	}
+
+	if (level > entry_level)
+		MaybeSetEntry(g, id, level);
+}
+
+/*
+ * Breadth-first walk of layer 0 from the entry point; marks reached[]
+ */
+static int
+MarkReachable(HnswBuildGraph *g, bool *reached, int32 *queue)
+{
+	int			head = 0;
+	int			tail = 0;
+
+	memset(reached, 0, sizeof(bool) * g->n);
+	if (*g->entry < 0)
+		return 0;
+	reached[*g->entry] = true;
+	queue[tail++] = *g->entry;
+	while (head < tail)
+	{
+		int32	   *list = HnswGraphList(g, queue[head++], 0);
+
+		for (int i = 0; i < list[0]; i++)
+		{
+			int32		v = list[1 + i];
+
+			if (!reached[v])
+			{
+				reached[v] = true;
+				queue[tail++] = v;
+			}
+		}
+	}
+	return tail;
+}
+
+/*
+ * Pruning can leave a node with no incoming link on layer 0, and then no
+ * search finds it.  Give each such node a link from its nearest reachable
+ * neighbour (replacing that neighbour's last link), and repeat until every
+ * node is reachable.  Runs after all inserts, in the leader only.
+ */
+static void
+EnsureReachable(HnswBuildGraph *g)
+{
+	bool	   *reached = palloc(sizeof(bool) * Max(g->n, 1));
+	int32	   *queue = palloc(sizeof(int32) * Max(g->n, 1));
+	int			maxn = 2 * g->info.m;
+
+	for (int round = 0; round < 10 && MarkReachable(g, reached, queue) < g->n; round++)
+	{
+		for (int u = 0; u < g->n; u++)
+		{
+			int32	   *own = HnswGraphList(g, u, 0);
+			int32	   *from;
+			int			v = *g->entry;
+
+			if (reached[u])
+				continue;
+			for (int i = 0; i < own[0]; i++)
+			{
+				if (reached[own[1 + i]])
+				{
+					v = own[1 + i];
+					break;
+				}
+			}
+			from = HnswGraphList(g, v, 0);
+			if (from[0] < maxn)
+				from[1 + from[0]++] = u;
+			else
+				from[maxn] = u;
+		}
+	}
+	pfree(reached);
+	pfree(queue);
+}
+
+/*
+ * Insert nodes taken from *next until none is left; shared by the serial
+ * build, the leader and the workers
+ */
+static void
+InsertLoop(HnswBuildGraph *g, pg_atomic_uint32 *next, bool report)
+{
+	InsertScratch s;
+
+	ScratchInit(&s, &g->info);
+	g->visited = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint32) * Max(g->n, 1));
+	memset(g->visited, 0, sizeof(uint32) * Max(g->n, 1));
+	g->epoch = 0;
+
+	for (;;)
+	{
+		uint32		id = pg_atomic_fetch_add_u32(next, 1);
+
+		if (id >= (uint32) g->n)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		GraphInsert(g, id, &s);
+		if (report && (id + 1) % 1000 == 0)
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, id + 1);
+	}
+	pfree(g->visited);
+	g->visited = NULL;
+}
+
+/* What the leader puts in the DSM segment, followed by the arrays */
+typedef struct ParallelGraphShared
+{
+	HnswIndexInfo info;			/* type pointer is process-local: re-derived */
+	int			max_level;
+	int			n;
+	int64		upper_used;
+	int			lwlock_tranche;
+	slock_t		entry_mutex;
+	int32		entry;
+	int32		entry_level;
+	pg_atomic_uint32 next;
+	/* then: vectors, layer0, upper_offset, upper_pool, levels, locks */
+} ParallelGraphShared;
+
+static Size
+ArraysSize(const HnswIndexInfo *info, int n, int64 upper_used)
+{
+	Size		size = MAXALIGN(sizeof(ParallelGraphShared));
+
+	size = add_size(size, MAXALIGN(mul_size(sizeof(float) * info->dim, n)));
+	size = add_size(size, MAXALIGN(mul_size(sizeof(int32) * (2 * info->m + 1), n)));
+	size = add_size(size, MAXALIGN(mul_size(sizeof(int64), n)));
+	size = add_size(size, MAXALIGN(mul_size(sizeof(int32), Max(upper_used, 1))));
+	size = add_size(size, MAXALIGN(n));
+	size = add_size(size, MAXALIGN(mul_size(sizeof(LWLock), n)));
+	return size;
+}
+
+/*
+ * Point a graph at the arrays that follow the shared header
+ */
+static void
+AttachShared(HnswBuildGraph *g, ParallelGraphShared *sh)
+{
+	char	   *p = (char *) sh + MAXALIGN(sizeof(ParallelGraphShared));
+	int			n = sh->n;
+
+	g->vectors = (float *) p;
+	p += MAXALIGN(sizeof(float) * sh->info.dim * (Size) n);
+	g->layer0 = (int32 *) p;
+	p += MAXALIGN(sizeof(int32) * (2 * sh->info.m + 1) * (Size) n);
+	g->upper_offset = (int64 *) p;
+	p += MAXALIGN(sizeof(int64) * (Size) n);
+	g->upper_pool = (int32 *) p;
+	p += MAXALIGN(sizeof(int32) * Max(sh->upper_used, 1));
+	g->levels = (uint8 *) p;
+	p += MAXALIGN(n);
+	g->locks = (LWLock *) p;
+	g->n = n;
+	g->entry = &sh->entry;
+	g->entry_level = &sh->entry_level;
+	g->entry_mutex = &sh->entry_mutex;
+}
+
+/*
+ * Entry point of a parallel build worker
+ */
+PGDLLEXPORT void engram_hnsw_build_worker(dsm_segment *seg, shm_toc *toc);
+
+void
+engram_hnsw_build_worker(dsm_segment *seg, shm_toc *toc)
+{
+	ParallelGraphShared *sh = shm_toc_lookup(toc, PARALLEL_KEY_GRAPH, false);
+	HnswBuildGraph g;
+
+	LWLockRegisterTranche(sh->lwlock_tranche, "engram_hnsw_build");
+	memset(&g, 0, sizeof(g));
+	g.info = sh->info;
+	g.info.type = NULL;			/* only distances are needed here */
+	g.max_level = sh->max_level;
+	AttachShared(&g, sh);
+	InsertLoop(&g, &sh->next, false);
+}
+
+/*
+ * Copy the graph into shared memory, insert with the workers, and copy the
+ * neighbour lists back
+ */
+static void
+BuildParallel(HnswBuildGraph *g, int nworkers)
+{
+	ParallelContext *pcxt;
+	ParallelGraphShared *sh;
+	Size		size = ArraysSize(&g->info, g->n, g->upper_used);
+	HnswBuildGraph shared;
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("engram", "engram_hnsw_build_worker", nworkers);
+	shm_toc_estimate_chunk(&pcxt->estimator, size);
+	shm_toc_estimate_keys(&pcxt->estimator, 1);
+	InitializeParallelDSM(pcxt);
+
+	sh = shm_toc_allocate(pcxt->toc, size);
+	sh->info = g->info;
+	sh->max_level = g->max_level;
+	sh->n = g->n;
+	sh->upper_used = g->upper_used;
+	sh->lwlock_tranche = LWLockNewTrancheId();
+	LWLockRegisterTranche(sh->lwlock_tranche, "engram_hnsw_build");
+	SpinLockInit(&sh->entry_mutex);
+	sh->entry = -1;
+	sh->entry_level = -1;
+	pg_atomic_init_u32(&sh->next, 0);
+
+	memset(&shared, 0, sizeof(shared));
+	AttachShared(&shared, sh);
+	memcpy(shared.vectors, g->vectors, sizeof(float) * g->info.dim * (Size) g->n);
+	memcpy(shared.layer0, g->layer0, sizeof(int32) * (2 * g->info.m + 1) * (Size) g->n);
+	memcpy(shared.upper_offset, g->upper_offset, sizeof(int64) * (Size) g->n);
+	if (g->upper_used > 0)
+		memcpy(shared.upper_pool, g->upper_pool, sizeof(int32) * g->upper_used);
+	memcpy(shared.levels, g->levels, g->n);
+	for (int i = 0; i < g->n; i++)
+		LWLockInitialize(&shared.locks[i], sh->lwlock_tranche);
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_GRAPH, sh);
+
+	LaunchParallelWorkers(pcxt);
+	shared.info = g->info;
+	shared.max_level = g->max_level;
+	InsertLoop(&shared, &sh->next, true);
+	WaitForParallelWorkersToFinish(pcxt);
+
+	/*
+	 * Copy the lists and the entry point back, and leave parallel mode
+	 * before any page is written
+	 */
+	memcpy(g->layer0, shared.layer0, sizeof(int32) * (2 * g->info.m + 1) * (Size) g->n);
+	if (g->upper_used > 0)
+		memcpy(g->upper_pool, shared.upper_pool, sizeof(int32) * g->upper_used);
+	*g->entry = sh->entry;
+	*g->entry_level = sh->entry_level;
+
+	DestroyParallelContext(pcxt);
+	ExitParallelMode();
+}
+
+/*
+ * Insert every node read into the graph, with parallel workers when the
+ * planner allows them, then make every node reachable
+ */
+void
+HnswGraphBuild(HnswBuildGraph *g, Relation heap, Relation index)
+{
+	int			nworkers = 0;
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_GRAPH);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+
+	if (heap != NULL && g->n > 1000)
+		nworkers = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
+
+	if (nworkers > 0)
+		BuildParallel(g, nworkers);
+	else
+	{
+		pg_atomic_uint32 next;
+
+		pg_atomic_init_u32(&next, 0);
+		InsertLoop(g, &next, true);
+	}
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, g->n);
+	EnsureReachable(g);
+}
