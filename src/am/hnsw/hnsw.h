@@ -277,13 +277,14 @@ extern int	HnswSearchLayer(Relation index, const HnswIndexInfo *info,
 
 /* hnswutils.c: neighbour selection, shared by the build and inserts */
 typedef float (*HnswPairDistance) (void *ctx, int a, int b);
-extern int	HnswSelectNeighbors(int ncand, const float *dist_to_new, int m,
+extern int	HnswSelectNeighbors(HnswMetric metric, int ncand,
+								const float *dist_to_new, int m, bool fill,
 								HnswPairDistance between, void *ctx,
 								int *selected);
 extern HnswNodeHeader *HnswFetchNodeCopy(Relation index, ItemPointer tid);
 extern int	HnswSelectFromNodes(const HnswIndexInfo *info, const HnswNodeHeader *base,
 								HnswNodeHeader **cands, const ItemPointerData *tids,
-								int ncand, int maxn, ItemPointerData *out);
+								int ncand, int maxn, bool fill, ItemPointerData *out);
 
 /* hnswbuild.c */
 extern IndexBuildResult *engram_hnsw_build(Relation heap, Relation index,
@@ -319,6 +320,9 @@ extern void engram_hnsw_costestimate(PlannerInfo *root, IndexPath *path,
 									 Cost *indexTotalCost,
 									 Selectivity *indexSelectivity,
 									 double *indexCorrelation, double *indexPages);
+
+/* hnswcheck.c */
+extern int	HnswFindUnreachable(Relation index, ItemPointerData **out);
 
 /* hnswvalidate.c */
 extern bool engram_hnsw_validate(Oid opclassoid);

@@ -262,11 +262,12 @@ CheckLinks(CheckState *cs, int dim, int m)
 }
 
 /*
- * Third pass: breadth-first walk of layer 0 from the entry point; every
- * live node must be reached
+ * Breadth-first walk of layer 0 from the entry point, marking what it
+ * reaches; returns the number of live nodes it does not reach, or -1 when
+ * the entry point is not a linked node
  */
-static void
-CheckReachability(CheckState *cs, int dim, int m)
+static int
+MarkReached(CheckState *cs, int dim, int m)
 {
 	CheckNode **queue = palloc(sizeof(CheckNode *) * Max(cs->nnodes, 1));
 	int			head = 0;
@@ -274,30 +275,15 @@ CheckReachability(CheckState *cs, int dim, int m)
 	CheckNode  *entry;
 	int			unreached = 0;
 
-	if (!ItemPointerIsValid(&cs->meta.entry))
+	if (ItemPointerIsValid(&cs->meta.entry))
 	{
-		for (int i = 0; i < cs->nnodes; i++)
-			if (!(cs->nodes[i].flags & (HNSW_NODE_DELETED | HNSW_NODE_UNLINKED)))
-				unreached++;
-		if (unreached > 0)
-			Problem(cs, "no entry point, but %d live nodes", unreached);
-		return;
+		entry = FindNode(cs, &cs->meta.entry);
+		if (entry == NULL || (entry->flags & HNSW_NODE_UNLINKED))
+			return -1;
+		entry->reached = true;
+		queue[tail++] = entry;
 	}
 
-	entry = FindNode(cs, &cs->meta.entry);
-	if (entry == NULL || (entry->flags & HNSW_NODE_UNLINKED))
-	{
-		Problem(cs, "entry point (%u,%u) is not a linked node",
-				ItemPointerGetBlockNumber(&cs->meta.entry),
-				ItemPointerGetOffsetNumber(&cs->meta.entry));
-		return;
-	}
-	if (entry->level != cs->meta.entry_level)
-		Problem(cs, "entry point has level %d, meta page says %d",
-				entry->level, cs->meta.entry_level);
-
-	entry->reached = true;
-	queue[tail++] = entry;
 	while (head < tail)
 	{
 		CheckNode  *cn = queue[head++];
@@ -323,10 +309,67 @@ CheckReachability(CheckState *cs, int dim, int m)
 		if (!cs->nodes[i].reached &&
 			!(cs->nodes[i].flags & (HNSW_NODE_DELETED | HNSW_NODE_UNLINKED)))
 			unreached++;
-	if (unreached > 0)
+	pfree(queue);
+	return unreached;
+}
+
+/*
+ * Third pass: every live node must be reachable from the entry point
+ */
+static void
+CheckReachability(CheckState *cs, int dim, int m)
+{
+	int			unreached = MarkReached(cs, dim, m);
+
+	if (unreached < 0)
+	{
+		Problem(cs, "entry point (%u,%u) is not a linked node",
+				ItemPointerGetBlockNumber(&cs->meta.entry),
+				ItemPointerGetOffsetNumber(&cs->meta.entry));
+		return;
+	}
+	if (ItemPointerIsValid(&cs->meta.entry))
+	{
+		CheckNode  *entry = FindNode(cs, &cs->meta.entry);
+
+		if (entry->level != cs->meta.entry_level)
+			Problem(cs, "entry point has level %d, meta page says %d",
+					entry->level, cs->meta.entry_level);
+	}
+	if (unreached > 0 && !ItemPointerIsValid(&cs->meta.entry))
+		Problem(cs, "no entry point, but %d live nodes", unreached);
+	else if (unreached > 0)
 		Problem(cs, "%d live nodes are not reachable from the entry point on layer 0",
 				unreached);
-	pfree(queue);
+}
+
+/*
+ * The live nodes a walk of layer 0 from the entry point does not reach,
+ * for vacuum to relink; returns how many are in *out (palloc'd)
+ */
+int
+HnswFindUnreachable(Relation index, ItemPointerData **out)
+{
+	CheckState	cs;
+	int			n = 0;
+
+	memset(&cs, 0, sizeof(cs));
+	cs.index = index;
+	HnswReadMeta(index, &cs.meta);
+	cs.nblocks = RelationGetNumberOfBlocks(index);
+	cs.capacity = 1024;
+	cs.nodes = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(CheckNode) * cs.capacity);
+	CollectNodes(&cs, cs.meta.dim, cs.meta.m);
+	*out = palloc(sizeof(ItemPointerData) * Max(cs.nnodes, 1));
+	if (MarkReached(&cs, cs.meta.dim, cs.meta.m) > 0)
+	{
+		for (int i = 0; i < cs.nnodes; i++)
+			if (!cs.nodes[i].reached &&
+				!(cs.nodes[i].flags & (HNSW_NODE_DELETED | HNSW_NODE_UNLINKED)))
+				(*out)[n++] = cs.nodes[i].tid;
+	}
+	pfree(cs.nodes);
+	return n;
 }
 
 static void

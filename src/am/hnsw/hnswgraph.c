@@ -408,7 +408,8 @@ SelectFromCandidates(HnswBuildGraph *g, const BuildCand *cands, int ncand,
 
 	for (int i = 0; i < ncand; i++)
 		s->dist[i] = cands[i].distance;
-	nsel = HnswSelectNeighbors(ncand, s->dist, maxn, BuildPairDistance, &ctx, s->sel);
+	nsel = HnswSelectNeighbors(g->info.metric, ncand, s->dist, maxn, false,
+							   BuildPairDistance, &ctx, s->sel);
 	for (int i = 0; i < nsel; i++)
 		ids[i] = cands[s->sel[i]].id;
 	return nsel;
@@ -450,6 +451,40 @@ AddBackLink(HnswBuildGraph *g, int node, int newid, int layer, InsertScratch *s)
 		list[0] = SelectFromCandidates(g, s->prune, maxn + 1, maxn, s, list + 1);
 	}
 	UnlockNode(g, node);
+}
+
+/*
+ * An exact copy of node orig: take its layer-0 links plus one back to it,
+ * and have it link to the copy in place of its last link.  The selection
+ * heuristic keeps at most one copy of a vector per list, so copies linked
+ * the usual way end up unreachable; chained, everything orig reached is
+ * still reached through the copy (hnswinsert.c does the same on disk).
+ */
+static void
+ChainDuplicate(HnswBuildGraph *g, int id, int orig, InsertScratch *s)
+{
+	int			maxn = 2 * g->info.m;
+	int			n = CopyList(g, orig, 0, s->list);
+	int32	   *list;
+
+	/* keep the last link: it leads to the previous copy of the chain */
+	if (n < maxn)
+		s->list[n++] = orig;
+	else
+		s->list[maxn - 2] = orig;
+	LockNode(g, id, LW_EXCLUSIVE);
+	list = HnswGraphList(g, id, 0);
+	memcpy(list + 1, s->list, sizeof(int32) * n);
+	list[0] = n;
+	UnlockNode(g, id);
+
+	LockNode(g, orig, LW_EXCLUSIVE);
+	list = HnswGraphList(g, orig, 0);
+	if (list[0] < maxn)
+		list[1 + list[0]++] = id;
+	else
+		list[maxn] = id;
+	UnlockNode(g, orig);
 }
 
 /*
@@ -508,6 +543,13 @@ GraphInsert(HnswBuildGraph *g, int id, InsertScratch *s)
 		int			nsel;
 
 		nfound = SearchLayer(g, id, s->found, nfound, efc, layer, s, s->found);
+		if (level == 0 && nfound > 0 && s->found[0].distance == 0 &&
+			memcmp(HnswGraphVector(g, id), HnswGraphVector(g, s->found[0].id),
+				   sizeof(float) * g->info.dim) == 0)
+		{
+			ChainDuplicate(g, id, s->found[0].id, s);
+			return;
+		}
 		nsel = SelectFromCandidates(g, s->found, nfound, maxn, s, s->selected);
 
 		LockNode(g, id, LW_EXCLUSIVE);

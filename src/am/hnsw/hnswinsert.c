@@ -21,12 +21,28 @@
 #include "access/generic_xlog.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/freespace.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "am/hnsw/hnsw.h"
+
+/*
+ * Put pages that still have reusable slots back into the free space map,
+ * and make them findable there at once (a recorded page is only found once
+ * the map's upper levels know of it)
+ */
+static void
+ReturnFreePages(Relation index, const BlockNumber *pages, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		RecordFreeIndexPage(index, pages[i]);
+		FreeSpaceMapVacuumRange(index, pages[i], pages[i] + 1);
+	}
+}
 
 /*
  * Put a node tuple on a page: an unlinked slot that vacuum freed if the FSM
@@ -44,9 +60,17 @@ PlaceNode(Relation index, HnswNodeHeader *node, Size size)
 	Page		metapage;
 	HnswMetaPage meta;
 	OffsetNumber off;
+	BlockNumber skipped[8];
+	int			nskipped;
 
-	/* reuse a slot of a deleted node */
-	while ((blkno = GetFreeIndexPage(index)) != InvalidBlockNumber)
+	/*
+	 * Reuse a slot of a deleted node.  A page whose free slots are all too
+	 * small for this node goes back into the free space map afterwards, for
+	 * smaller nodes; a few pages are tried at most.
+	 */
+	nskipped = 0;
+	while (nskipped < (int) lengthof(skipped) &&
+		   (blkno = GetFreeIndexPage(index)) != InvalidBlockNumber)
 	{
 		bool		more = false;
 
@@ -72,17 +96,21 @@ PlaceNode(Relation index, HnswNodeHeader *node, Size size)
 			}
 		}
 		if (off != InvalidOffsetNumber)
-		{
 			GenericXLogFinish(state);
-			UnlockReleaseBuffer(buf);
-			if (more)
-				RecordFreeIndexPage(index, blkno);
+		else
+			GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+
+		if (more)
+			skipped[nskipped++] = blkno;
+		if (off != InvalidOffsetNumber)
+		{
+			ReturnFreePages(index, skipped, nskipped);
 			ItemPointerSet(&tid, blkno, off);
 			return tid;
 		}
-		GenericXLogAbort(state);
-		UnlockReleaseBuffer(buf);
 	}
+	ReturnFreePages(index, skipped, nskipped);
 
 	/* the insert page, or a new one; the meta page says which */
 	metabuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
@@ -200,7 +228,7 @@ AddBackLink(Relation index, const HnswIndexInfo *info, ItemPointer target,
 	nbrs[count] = *newtid;
 	for (int i = 0; i <= count; i++)
 		nodes[i] = i == count ? newnode : HnswFetchNodeCopy(index, &nbrs[i]);
-	nsel = HnswSelectFromNodes(info, t, nodes, nbrs, count + 1, maxn, nbrs);
+	nsel = HnswSelectFromNodes(info, t, nodes, nbrs, count + 1, maxn, false, nbrs);
 
 	/*
 	 * A node nobody links to on layer 0 cannot be found; when the last of
@@ -214,6 +242,63 @@ AddBackLink(Relation index, const HnswIndexInfo *info, ItemPointer target,
 	}
 	WriteNeighbors(index, info, target, layer, nbrs, nsel);
 	return ListContains(nbrs, nsel, newtid);
+}
+
+/*
+ * Whether two nodes carry the same code, scale, norm and residual.  Such
+ * nodes are interchangeable for every estimate and every bound (the bounds
+ * depend on nothing else), so a row whose vector quantizes like an existing
+ * node's is treated as a duplicate of it.
+ */
+static bool
+SameCode(const HnswIndexInfo *info, const HnswNodeHeader *a, const HnswNodeHeader *b)
+{
+	return a->scale == b->scale && a->norm == b->norm &&
+		a->residual == b->residual &&
+		(a->flags & HNSW_NODE_UNBOUNDED) == (b->flags & HNSW_NODE_UNBOUNDED) &&
+		!(b->flags & (HNSW_NODE_DELETED | HNSW_NODE_UNLINKED)) &&
+		memcmp(HnswNodeCode(a), HnswNodeCode(b), info->dim) == 0;
+}
+
+/*
+ * Duplicates.  Copies of one vector are at distance 0 from each other, the
+ * selection heuristic keeps at most one of them per list, and copies
+ * inserted one by one would end up with no incoming link.  Instead a new
+ * copy N of node D takes D's layer-0 links plus a link back to D, and D
+ * links to N in place of its last link: everything D reached is still
+ * reached through N, and the copies form a chain behind D.
+ */
+static int
+InheritLinks(const HnswIndexInfo *info, const HnswNodeHeader *original,
+			 ItemPointer original_tid, ItemPointerData *links)
+{
+	int			maxn = HnswLayerSlots(info->m, 0);
+	int			n = HnswNodeCounts(original, info->dim)[0];
+
+	memcpy(links, HnswNodeNeighbors(original, info->dim, info->m, 0),
+		   sizeof(ItemPointerData) * n);
+	/* keep the last link: it leads to the previous copy of the chain */
+	if (n < maxn)
+		links[n++] = *original_tid;
+	else
+		links[maxn - 2] = *original_tid;
+	return n;
+}
+
+static void
+LinkFromOriginal(Relation index, const HnswIndexInfo *info,
+				 ItemPointer original, ItemPointer copy)
+{
+	HnswNodeHeader *d = HnswFetchNodeCopy(index, original);
+	int			maxn = HnswLayerSlots(info->m, 0);
+	int			n = HnswNodeCounts(d, info->dim)[0];
+	ItemPointerData *nbrs = palloc(sizeof(ItemPointerData) * maxn);
+
+	memcpy(nbrs, HnswNodeNeighbors(d, info->dim, info->m, 0), sizeof(ItemPointerData) * n);
+	if (n == maxn)
+		n--;
+	nbrs[n++] = *copy;
+	WriteNeighbors(index, info, original, 0, nbrs, n);
 }
 
 /*
@@ -266,9 +351,11 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 	ItemPointerData **links;
 	int		   *nlinks;
 	HnswVisited *visited;
+	ItemPointerData duplicate_of;
 
 	LockPage(index, HNSW_INSERT_LOCK, ExclusiveLock);
 	HnswReadMeta(index, &meta);
+	ItemPointerSetInvalid(&duplicate_of);
 
 	HnswInitQuery(&q, info, x, unbounded);
 	level = HnswRandomLevel(info->m, HnswMaxLevel(info->dim, info->m));
@@ -314,8 +401,15 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 		}
 
 		links[layer] = palloc(sizeof(ItemPointerData) * maxn);
-		nlinks[layer] = HnswSelectFromNodes(info, node, copies, entries, nfound,
-											maxn, links[layer]);
+		if (layer == 0 && level == 0 && nfound > 0 && SameCode(info, node, copies[0]))
+		{
+			/* an exact copy of a node: chain it in (see InsertDuplicate) */
+			duplicate_of = found[0].node;
+			nlinks[0] = InheritLinks(info, copies[0], &duplicate_of, links[0]);
+		}
+		else
+			nlinks[layer] = HnswSelectFromNodes(info, node, copies, entries, nfound,
+												maxn, false, links[layer]);
 
 		memcpy(HnswNodeNeighbors(node, info->dim, info->m, layer), links[layer],
 			   sizeof(ItemPointerData) * nlinks[layer]);
@@ -324,6 +418,11 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 
 	/* the node with its own links first, then the links to it */
 	tid = PlaceNode(index, node, size);
+	if (ItemPointerIsValid(&duplicate_of))
+	{
+		LinkFromOriginal(index, info, &duplicate_of, &tid);
+		goto done;
+	}
 	for (int layer = top; layer >= 0; layer--)
 	{
 		bool		linked = false;

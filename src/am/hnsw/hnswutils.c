@@ -191,7 +191,7 @@ HnswEstimateNode(const HnswQuery *q, const HnswNodeHeader *node)
 
 		e.distance = d;
 		lb = d - node->residual - q->residual;
-		e.lower_bound = lb - HNSW_BOUND_EPSILON * (fabs(lb) + 1.0);
+		e.lower_bound = lb - HNSW_BOUND_EPSILON * (fabs(lb) + d + 1.0);
 		return FiniteBound(e, q, node);
 	}
 
@@ -207,9 +207,14 @@ HnswEstimateNode(const HnswQuery *q, const HnswNodeHeader *node)
 				double		n2 = (double) node->norm * node->norm + (double) q->norm * q->norm;
 				double		lb2 = n2 - 2.0 * (dot + slack);
 
+				/*
+				 * n2 - 2 dot cancels: the float rounding of the norms alone
+				 * is worth a few FLT_EPSILON * n2 before the square root
+				 */
 				e.distance = (float) (n2 - 2.0 * dot);
+				lb2 -= 8.0 * FLT_EPSILON * n2;
 				lb = sqrt(Max(lb2, 0.0));
-				e.lower_bound = lb - HNSW_BOUND_EPSILON * (lb + sqrt(n2) + 1.0);
+				e.lower_bound = lb - HNSW_BOUND_EPSILON * (lb + 1.0);
 				return FiniteBound(e, q, node);
 			}
 		case HNSW_METRIC_IP:
@@ -221,7 +226,9 @@ HnswEstimateNode(const HnswQuery *q, const HnswNodeHeader *node)
 			lb = 1.0 - dot - slack;
 			break;
 	}
-	e.lower_bound = lb - HNSW_BOUND_EPSILON * (fabs(lb) + 1.0);
+	/* the exact dot product rounds relative to |a| |q|, not to itself */
+	e.lower_bound = lb - HNSW_BOUND_EPSILON *
+		(fabs(lb) + (double) node->norm * q->norm + 1.0);
 	return FiniteBound(e, q, node);
 }
 
@@ -436,30 +443,60 @@ HnswNewBuffer(Relation index, ForkNumber forknum)
  * The neighbour selection heuristic of the HNSW paper (algorithm 4): walk
  * the candidates nearest first and keep one only if it is closer to the new
  * node than to every neighbour kept so far, which spreads the links over
- * directions instead of spending them all on one cluster.  Candidates come
- * sorted by dist_to_new; returns how many were selected into selected[].
+ * directions instead of spending them all on one cluster.  An exact
+ * duplicate of a kept neighbour is dropped too, or copies of one vector
+ * would fill each other's lists and cut themselves off.
+ *
+ * Inner product is no metric: next to a neighbour of large norm every
+ * candidate looks "closer to it", the heuristic keeps almost nothing and the
+ * graph falls apart.  For it (metric HNSW_METRIC_IP) the nearest m are kept.
+ * With fill, slots the heuristic leaves empty take the nearest candidates it
+ * pruned (vacuum uses this so repairs do not thin the graph).
+ *
+ * Candidates come sorted by dist_to_new; returns how many were selected
+ * into selected[].
  */
 int
-HnswSelectNeighbors(int ncand, const float *dist_to_new, int m,
-					HnswPairDistance between, void *ctx, int *selected)
+HnswSelectNeighbors(HnswMetric metric, int ncand, const float *dist_to_new,
+					int m, bool fill, HnswPairDistance between, void *ctx,
+					int *selected)
 {
 	int			nselected = 0;
+	bool	   *taken;
 
+	if (metric == HNSW_METRIC_IP)
+	{
+		for (int i = 0; i < ncand && i < m; i++)
+			selected[nselected++] = i;
+		return nselected;
+	}
+
+	taken = palloc0(sizeof(bool) * Max(ncand, 1));
 	for (int i = 0; i < ncand && nselected < m; i++)
 	{
 		bool		keep = true;
 
 		for (int j = 0; j < nselected; j++)
 		{
-			if (between(ctx, i, selected[j]) < dist_to_new[i])
+			float		d = between(ctx, i, selected[j]);
+
+			if (d < dist_to_new[i] || (d == 0 && dist_to_new[i] == 0))
 			{
 				keep = false;
 				break;
 			}
 		}
 		if (keep)
+		{
 			selected[nselected++] = i;
+			taken[i] = true;
+		}
 	}
+
+	for (int i = 0; fill && i < ncand && nselected < m; i++)
+		if (!taken[i])
+			selected[nselected++] = i;
+	pfree(taken);
 	return nselected;
 }
 
@@ -502,13 +539,13 @@ CodePairDistance(void *ctx, int a, int b)
 /*
  * Choose at most maxn neighbours for base among candidate nodes (with their
  * positions tids), skipping deleted ones, by the heuristic on estimated
- * distances.  Writes the chosen positions to out (which may be tids) and
- * returns how many.
+ * distances (filling empty slots when fill).  Writes the chosen positions to
+ * out (which may be tids) and returns how many.
  */
 int
 HnswSelectFromNodes(const HnswIndexInfo *info, const HnswNodeHeader *base,
 					HnswNodeHeader **cands, const ItemPointerData *tids,
-					int ncand, int maxn, ItemPointerData *out)
+					int ncand, int maxn, bool fill, ItemPointerData *out)
 {
 	HnswNodeHeader **nodes = palloc(sizeof(HnswNodeHeader *) * Max(ncand, 1));
 	ItemPointerData *pos = palloc(sizeof(ItemPointerData) * Max(ncand, 1));
@@ -542,7 +579,8 @@ HnswSelectFromNodes(const HnswIndexInfo *info, const HnswNodeHeader *base,
 	ctx.metric = info->metric;
 	ctx.dim = info->dim;
 	ctx.nodes = nodes;
-	nsel = HnswSelectNeighbors(n, dist, maxn, CodePairDistance, &ctx, sel);
+	nsel = HnswSelectNeighbors(info->metric, n, dist, maxn, fill, CodePairDistance,
+							   &ctx, sel);
 	for (int i = 0; i < nsel; i++)
 		out[i] = pos[sel[i]];
 

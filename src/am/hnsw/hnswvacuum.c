@@ -189,7 +189,7 @@ RepairList(VacuumState *vs, ItemPointer self, const HnswNodeHeader *node,
 				AddCandidate(vs, self, &dn[k], tids, nodes, &n);
 		}
 	}
-	return HnswSelectFromNodes(info, node, nodes, tids, n, maxn, out);
+	return HnswSelectFromNodes(info, node, nodes, tids, n, maxn, true, out);
 }
 
 static bool
@@ -317,6 +317,90 @@ RepairEntryPoint(VacuumState *vs)
 }
 
 /*
+ * Link node "to" from node "from" on layer 0, replacing from's last link
+ * when its list is full
+ */
+static void
+ForceLink(VacuumState *vs, ItemPointer from, ItemPointer to)
+{
+	const HnswIndexInfo *info = &vs->info;
+	Buffer		buf = ReadPage(vs, ItemPointerGetBlockNumber(from));
+	GenericXLogState *state;
+	Page		page;
+	HnswNodeHeader *node;
+	uint16	   *count;
+	ItemPointerData *nbrs;
+	int			maxn = HnswLayerSlots(info->m, 0);
+	bool		present = false;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(vs->index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	node = (HnswNodeHeader *) PageGetItem(page,
+										  PageGetItemId(page, ItemPointerGetOffsetNumber(from)));
+	count = &HnswNodeCounts(node, info->dim)[0];
+	nbrs = HnswNodeNeighbors(node, info->dim, info->m, 0);
+	for (int i = 0; i < *count; i++)
+		present |= ItemPointerEquals(&nbrs[i], to);
+	if (present)
+	{
+		GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	if (*count < maxn)
+		nbrs[(*count)++] = *to;
+	else
+		nbrs[maxn - 1] = *to;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Repairs can leave a live node whose only incoming links came from deleted
+ * nodes, and no search would find it again.  Link every such node from one
+ * of its own live neighbours (or the entry point), and check again: a node
+ * linked from another unreachable one becomes reachable in a later round.
+ */
+static void
+LinkUnreachable(VacuumState *vs)
+{
+	for (int round = 0; round < 5; round++)
+	{
+		ItemPointerData *lost;
+		int			nlost = HnswFindUnreachable(vs->index, &lost);
+		HnswMetaPageData meta;
+
+		if (nlost == 0)
+			break;
+		HnswReadMeta(vs->index, &meta);
+		for (int i = 0; i < nlost; i++)
+		{
+			HnswNodeHeader *u = HnswFetchNodeCopy(vs->index, &lost[i]);
+			ItemPointerData from = meta.entry;
+			ItemPointerData *nbrs = HnswNodeNeighbors(u, vs->info.dim, vs->info.m, 0);
+
+			for (int k = 0; k < HnswNodeCounts(u, vs->info.dim)[0]; k++)
+			{
+				HnswNodeHeader *v = HnswFetchNodeCopy(vs->index, &nbrs[k]);
+				bool		live = !(v->flags & (HNSW_NODE_DELETED | HNSW_NODE_UNLINKED));
+
+				pfree(v);
+				if (live)
+				{
+					from = nbrs[k];
+					break;
+				}
+			}
+			if (ItemPointerIsValid(&from) && !ItemPointerEquals(&from, &lost[i]))
+				ForceLink(vs, &from, &lost[i]);
+			pfree(u);
+		}
+		pfree(lost);
+	}
+}
+
+/*
  * Pass 3: deleted nodes are unreferenced now; make their slots reusable
  */
 static void
@@ -378,6 +462,7 @@ engram_hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		RepairGraph(&vs);
 		RepairEntryPoint(&vs);
 		UnlinkDeleted(&vs);
+		LinkUnreachable(&vs);
 		UnlockPage(vs.index, HNSW_INSERT_LOCK, ExclusiveLock);
 	}
 
