@@ -358,7 +358,7 @@ CREATE INDEX hnsw_vac_h ON hnsw_vac USING engram_hnsw (h halfvec_cosine_ops);
 DELETE FROM hnsw_vac WHERE id % 2 = 0;
 -- before VACUUM the index still holds the dead rows; they are not returned
 SELECT * FROM pg_temp.hnsw_vs_exact('hnsw_vac', 'v', '<->');
-VACUUM hnsw_vac;
+VACUUM (INDEX_CLEANUP ON) hnsw_vac;
 SELECT * FROM pg_temp.hnsw_vs_exact('hnsw_vac', 'v', '<->');
 SELECT * FROM pg_temp.hnsw_vs_exact('hnsw_vac', 'h', '<=>');
 SELECT * FROM engram.hnsw_check('hnsw_vac_v');
@@ -375,14 +375,14 @@ SELECT * FROM engram.hnsw_check('hnsw_vac_v');
 -- updates are deletes plus inserts
 UPDATE hnsw_vac SET v = v + '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]',
 	h = h + '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]' WHERE id % 3 = 0;
-VACUUM hnsw_vac;
+VACUUM (INDEX_CLEANUP ON) hnsw_vac;
 SELECT * FROM pg_temp.hnsw_vs_exact('hnsw_vac', 'v', '<->');
 SELECT * FROM pg_temp.hnsw_vs_exact('hnsw_vac', 'h', '<=>');
 SELECT * FROM engram.hnsw_check('hnsw_vac_v');
 SELECT * FROM engram.hnsw_check('hnsw_vac_h');
 -- everything deleted: the index is empty, then usable again
 DELETE FROM hnsw_vac;
-VACUUM hnsw_vac;
+VACUUM (INDEX_CLEANUP ON) hnsw_vac;
 SET enable_seqscan = off;
 SELECT id FROM hnsw_vac ORDER BY v <-> (SELECT v FROM hnsw_queries WHERE qid = 1) LIMIT 5;
 RESET enable_seqscan;

@@ -191,7 +191,7 @@ check_index('build on half, insert half', 'half_l2');
 # candidates, after it they are gone and the graph is repaired
 $node->safe_psql('postgres', 'DELETE FROM half WHERE (id / 30) % 10 < 3');
 check_recall('30% deleted, before VACUUM', 'half', 'v', '<->');
-$node->safe_psql('postgres', 'VACUUM half');
+$node->safe_psql('postgres', 'VACUUM (INDEX_CLEANUP ON) half');
 check_recall('30% deleted, after VACUUM', 'half', 'v', '<->');
 check_index('30% deleted, after VACUUM', 'half_l2');
 is( $node->safe_psql(

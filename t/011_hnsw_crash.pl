@@ -135,8 +135,10 @@ sub check_after_crash
 
 	my $recall = $node->safe_psql(
 		'postgres', q{
+		SET enable_indexscan = off;
 		CREATE TEMP TABLE truth AS
 		SELECT qid, array(SELECT id FROM items ORDER BY v <-> q.v, id LIMIT 10) AS ids FROM queries q;
+		RESET enable_indexscan;
 		SET enable_seqscan = off;
 		SET engram.ef_search = 100;
 		SELECT sum((SELECT count(*) FROM unnest(array(SELECT id FROM items ORDER BY v <-> q.v LIMIT 10)) g
@@ -225,7 +227,7 @@ ok( $node->log_contains(qr/server process \(PID $vacuum_pid\) was terminated by 
 check_after_crash('kill -9 during VACUUM');
 
 # a VACUUM that runs to its end afterwards
-$node->safe_psql('postgres', 'VACUUM items');
+$node->safe_psql('postgres', 'VACUUM (INDEX_CLEANUP ON) items');
 check_after_crash('VACUUM after recovery', vacuumed => 1);
 
 ok(!$node->log_contains(qr/PANIC|TRAP:|index returned tuples in wrong order/),

@@ -103,7 +103,7 @@ compare('after inserts');
 $primary->safe_psql('postgres', 'DELETE FROM items WHERE id % 3 = 0');
 compare('after deletes');
 
-$primary->safe_psql('postgres', 'VACUUM items');
+$primary->safe_psql('postgres', 'VACUUM (INDEX_CLEANUP ON) items');
 compare('after VACUUM');
 
 # inserts into the slots VACUUM freed
@@ -112,7 +112,7 @@ $primary->safe_psql('postgres',
 compare('after inserts into freed slots');
 
 $primary->safe_psql('postgres',
-	"UPDATE items SET v = v + array_fill(0.25::real, ARRAY[24])::vector, h = h + array_fill(0.25::real, ARRAY[24])::halfvec WHERE id % 7 = 0; VACUUM items"
+	"UPDATE items SET v = v + array_fill(0.25::real, ARRAY[24])::vector, h = h + array_fill(0.25::real, ARRAY[24])::halfvec WHERE id % 7 = 0; VACUUM (INDEX_CLEANUP ON) items"
 );
 compare('after updates and VACUUM');
 
@@ -123,7 +123,7 @@ $standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
   or die 'standby was not promoted';
 is($standby->safe_psql('postgres', $results_sql), $before, 'promoted: same results');
 $standby->safe_psql('postgres',
-	'DELETE FROM items WHERE id % 5 = 0; VACUUM items; INSERT INTO items SELECT id, x, x FROM source WHERE id % 5 = 0 AND id <= 1000');
+	'DELETE FROM items WHERE id % 5 = 0; VACUUM (INDEX_CLEANUP ON) items; INSERT INTO items SELECT id, x, x FROM source WHERE id % 5 = 0 AND id <= 1000');
 is( $standby->safe_psql(
 		'postgres',
 		q{SET enable_seqscan = off;

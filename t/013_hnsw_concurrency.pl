@@ -115,16 +115,18 @@ my @bad = grep { /ERROR|PANIC|TRAP:|FATAL/ } split /\n/, $log;
 is(join("\n", @bad), '', 'no ERROR, FATAL, PANIC or assertion failure in the server log');
 
 # settle: a last VACUUM, then the index must be as good as a fresh one
-$node->safe_psql('postgres', 'VACUUM items');
+$node->safe_psql('postgres', 'VACUUM (INDEX_CLEANUP ON) items');
 
 foreach my $case ([ 'items_v', 'v', '<->', 'vector' ], [ 'items_h', 'h', '<=>', 'halfvec' ])
 {
 	my ($index, $col, $op, $type) = @$case;
 	my $recall = $node->safe_psql(
 		'postgres', qq{
+		SET enable_indexscan = off;
 		CREATE TEMP TABLE truth AS
 		SELECT qid, array(SELECT id FROM items ORDER BY $col $op q.v::$type, id LIMIT 10) AS ids
 		FROM queries q;
+		RESET enable_indexscan;
 		SET enable_seqscan = off;
 		SET engram.ef_search = 100;
 		SELECT sum((SELECT count(*) FROM unnest(array(SELECT id FROM items ORDER BY $col $op q.v::$type LIMIT 10)) g

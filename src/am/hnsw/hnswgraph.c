@@ -599,45 +599,94 @@ MarkReachable(HnswBuildGraph *g, bool *reached, int32 *queue)
 }
 
 /*
+ * Where to link an unreachable node u from: a reachable neighbour of u with
+ * a free slot, else one whose list holds a node with other incoming links
+ * (that link is replaced: its target stays reachable).  Returns the
+ * neighbour and sets *slot; -1 if there is none.
+ */
+static int
+LinkSource(HnswBuildGraph *g, int u, const bool *reached, const int32 *indegree,
+		   int *slot)
+{
+	int32	   *own = HnswGraphList(g, u, 0);
+	int			maxn = 2 * g->info.m;
+
+	for (int i = 0; i < own[0]; i++)
+	{
+		int			v = own[1 + i];
+		int32	   *from = HnswGraphList(g, v, 0);
+
+		if (!reached[v])
+			continue;
+		if (from[0] < maxn)
+		{
+			*slot = from[0];
+			return v;
+		}
+		for (int k = maxn - 1; k >= 0; k--)
+		{
+			if (indegree[from[1 + k]] > 1)
+			{
+				*slot = k;
+				return v;
+			}
+		}
+	}
+	return -1;
+}
+
+/*
  * Pruning can leave a node with no incoming link on layer 0, and then no
- * search finds it.  Give each such node a link from its nearest reachable
- * neighbour (replacing that neighbour's last link), and repeat until every
- * node is reachable.  Runs after all inserts, in the leader only.
+ * search finds it.  Give each such node a link from a reachable neighbour,
+ * taking a slot whose target keeps another incoming link, and repeat until
+ * every node is reachable (a node linked from another unreachable one is
+ * reached in a later round).  Runs after all inserts, in the leader only.
  */
 static void
 EnsureReachable(HnswBuildGraph *g)
 {
 	bool	   *reached = palloc(sizeof(bool) * Max(g->n, 1));
 	int32	   *queue = palloc(sizeof(int32) * Max(g->n, 1));
-	int			maxn = 2 * g->info.m;
+	int32	   *indegree = palloc(sizeof(int32) * Max(g->n, 1));
 
-	for (int round = 0; round < 10 && MarkReachable(g, reached, queue) < g->n; round++)
+	for (int round = 0; round < 20 && MarkReachable(g, reached, queue) < g->n; round++)
 	{
+		memset(indegree, 0, sizeof(int32) * g->n);
+		for (int v = 0; v < g->n; v++)
+		{
+			int32	   *list = HnswGraphList(g, v, 0);
+
+			for (int i = 0; i < list[0]; i++)
+				indegree[list[1 + i]]++;
+		}
+
 		for (int u = 0; u < g->n; u++)
 		{
-			int32	   *own = HnswGraphList(g, u, 0);
+			int			slot;
+			int			v;
 			int32	   *from;
-			int			v = *g->entry;
 
 			if (reached[u])
 				continue;
-			for (int i = 0; i < own[0]; i++)
+			v = LinkSource(g, u, reached, indegree, &slot);
+			if (v < 0)
 			{
-				if (reached[own[1 + i]])
-				{
-					v = own[1 + i];
-					break;
-				}
+				/* no good source: the entry point's last link */
+				v = *g->entry;
+				slot = Min(HnswGraphList(g, v, 0)[0], 2 * g->info.m - 1);
 			}
 			from = HnswGraphList(g, v, 0);
-			if (from[0] < maxn)
-				from[1 + from[0]++] = u;
+			if (slot < from[0])
+				indegree[from[1 + slot]]--;
 			else
-				from[maxn] = u;
+				from[0]++;
+			from[1 + slot] = u;
+			indegree[u]++;
 		}
 	}
 	pfree(reached);
 	pfree(queue);
+	pfree(indegree);
 }
 
 /*

@@ -443,15 +443,15 @@ HnswNewBuffer(Relation index, ForkNumber forknum)
  * The neighbour selection heuristic of the HNSW paper (algorithm 4): walk
  * the candidates nearest first and keep one only if it is closer to the new
  * node than to every neighbour kept so far, which spreads the links over
- * directions instead of spending them all on one cluster.  An exact
- * duplicate of a kept neighbour is dropped too, or copies of one vector
- * would fill each other's lists and cut themselves off.
+ * directions instead of spending them all on one cluster.  Of several
+ * exact copies of the node itself only the last is kept, or copies of one
+ * vector would fill each other's lists and cut themselves off.
  *
- * Inner product is no metric: next to a neighbour of large norm every
- * candidate looks "closer to it", the heuristic keeps almost nothing and the
- * graph falls apart.  For it (metric HNSW_METRIC_IP) the nearest m are kept.
  * With fill, slots the heuristic leaves empty take the nearest candidates it
- * pruned (vacuum uses this so repairs do not thin the graph).
+ * pruned: vacuum uses this so repairs do not thin the graph, and inner
+ * product always does, because -dot is no metric: next to a neighbour of
+ * large norm every candidate looks "closer to it", the heuristic alone keeps
+ * almost nothing and the graph falls apart.
  *
  * Candidates come sorted by dist_to_new; returns how many were selected
  * into selected[].
@@ -464,12 +464,9 @@ HnswSelectNeighbors(HnswMetric metric, int ncand, const float *dist_to_new,
 	int			nselected = 0;
 	bool	   *taken;
 
+	/* inner product keeps its lists full (see above) */
 	if (metric == HNSW_METRIC_IP)
-	{
-		for (int i = 0; i < ncand && i < m; i++)
-			selected[nselected++] = i;
-		return nselected;
-	}
+		fill = true;
 
 	taken = palloc0(sizeof(bool) * Max(ncand, 1));
 	for (int i = 0; i < ncand && nselected < m; i++)
@@ -480,7 +477,19 @@ HnswSelectNeighbors(HnswMetric metric, int ncand, const float *dist_to_new,
 		{
 			float		d = between(ctx, i, selected[j]);
 
-			if (d < dist_to_new[i] || (d == 0 && dist_to_new[i] == 0))
+			if (d == 0 && dist_to_new[i] == 0)
+			{
+				/*
+				 * Another copy of the node itself: keep only the later one,
+				 * which is the head of the chain of copies (hnswinsert.c)
+				 */
+				taken[selected[j]] = false;
+				selected[j] = i;
+				taken[i] = true;
+				keep = false;
+				break;
+			}
+			if (d < dist_to_new[i])
 			{
 				keep = false;
 				break;
