@@ -148,7 +148,14 @@ CollectNodes(CheckState *cs, int dim, int m)
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		opaque = HnswPageGetOpaque(page);
-		if (PageIsNew(page) || opaque->page_id != HNSW_PAGE_ID ||
+
+		/* a page the relation was extended by just before a crash */
+		if (PageIsNew(page))
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		if (opaque->page_id != HNSW_PAGE_ID ||
 			(opaque->tier != HNSW_TIER_HOT && opaque->tier != HNSW_TIER_WARM))
 		{
 			Problem(cs, "block %u: not an engram_hnsw node page", blkno);

@@ -79,8 +79,14 @@ PlaceNode(Relation index, HnswNodeHeader *node, Size size)
 		state = GenericXLogStart(index);
 		page = GenericXLogRegisterBuffer(state, buf, 0);
 		off = InvalidOffsetNumber;
-		if (!PageIsNew(page) && HnswPageGetOpaque(page)->page_id == HNSW_PAGE_ID &&
-			HnswPageGetOpaque(page)->tier != HNSW_TIER_META)
+		if (PageIsNew(page))
+		{
+			/* left empty by a crash right after extending: take it */
+			HnswInitPage(page, HNSW_TIER_WARM);
+			off = PageAddItem(page, (Item) node, size, InvalidOffsetNumber, false, false);
+		}
+		else if (HnswPageGetOpaque(page)->page_id == HNSW_PAGE_ID &&
+				 HnswPageGetOpaque(page)->tier != HNSW_TIER_META)
 		{
 			for (OffsetNumber i = FirstOffsetNumber; i <= PageGetMaxOffsetNumber(page); i++)
 			{

@@ -74,6 +74,13 @@ MarkDeleted(VacuumState *vs, IndexBulkDeleteResult *stats,
 
 		vacuum_delay_point();
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		if (PageIsNew(BufferGetPage(buf)))
+		{
+			/* extended just before a crash: give it to inserts */
+			UnlockReleaseBuffer(buf);
+			RecordFreeIndexPage(vs->index, blkno);
+			continue;
+		}
 		state = GenericXLogStart(vs->index);
 		page = GenericXLogRegisterBuffer(state, buf, 0);
 
@@ -429,7 +436,6 @@ UnlinkDeleted(VacuumState *vs)
 		UnlockReleaseBuffer(buf);
 		RecordFreeIndexPage(vs->index, blkno);
 	}
-	IndexFreeSpaceMapVacuum(vs->index);
 }
 
 IndexBulkDeleteResult *
@@ -465,6 +471,9 @@ engram_hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		LinkUnreachable(&vs);
 		UnlockPage(vs.index, HNSW_INSERT_LOCK, ExclusiveLock);
 	}
+
+	/* make the pages recorded above findable by inserts */
+	IndexFreeSpaceMapVacuum(vs.index);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(vs.cxt);
