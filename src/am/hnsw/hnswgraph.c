@@ -408,7 +408,7 @@ SelectFromCandidates(HnswBuildGraph *g, const BuildCand *cands, int ncand,
 
 	for (int i = 0; i < ncand; i++)
 		s->dist[i] = cands[i].distance;
-	nsel = HnswSelectNeighbors(g->info.metric, ncand, s->dist, maxn, false,
+	nsel = HnswSelectNeighbors(g->info.metric, ncand, s->dist, maxn, true,
 							   BuildPairDistance, &ctx, s->sel);
 	for (int i = 0; i < nsel; i++)
 		ids[i] = cands[s->sel[i]].id;

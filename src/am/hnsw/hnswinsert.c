@@ -234,7 +234,7 @@ AddBackLink(Relation index, const HnswIndexInfo *info, ItemPointer target,
 	nbrs[count] = *newtid;
 	for (int i = 0; i <= count; i++)
 		nodes[i] = i == count ? newnode : HnswFetchNodeCopy(index, &nbrs[i]);
-	nsel = HnswSelectFromNodes(info, t, nodes, nbrs, count + 1, maxn, false, nbrs);
+	nsel = HnswSelectFromNodes(info, t, nodes, nbrs, count + 1, maxn, true, nbrs);
 
 	/*
 	 * A node nobody links to on layer 0 cannot be found; when the last of
@@ -415,7 +415,7 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 		}
 		else
 			nlinks[layer] = HnswSelectFromNodes(info, node, copies, entries, nfound,
-												maxn, false, links[layer]);
+												maxn, true, links[layer]);
 
 		memcpy(HnswNodeNeighbors(node, info->dim, info->m, layer), links[layer],
 			   sizeof(ItemPointerData) * nlinks[layer]);
