@@ -395,5 +395,16 @@ VACUUM FULL hnsw_vac;
 SELECT * FROM pg_temp.hnsw_vs_exact('hnsw_vac', 'v', '<->');
 DROP TABLE hnsw_vac;
 
+-- engram.explain_search: the counters of one graph search
+CREATE INDEX hnsw_small_explain ON hnsw_small USING engram_hnsw (v vector_l2_ops);
+SELECT candidates, layer0_nodes_expanded > 0 AS expanded, distances >= candidates AS counted,
+	hot_pages_read + warm_pages_read > 0 AS pages_read
+FROM engram.explain_search('hnsw_small_explain', (SELECT v FROM hnsw_queries WHERE qid = 1), 20);
+SELECT candidates FROM engram.explain_search('hnsw_small_explain', (SELECT v FROM hnsw_queries WHERE qid = 1), 1000);
+SELECT * FROM engram.explain_search('hnsw_small_explain', '[1,2,3]'::halfvec, 10);
+SELECT * FROM engram.explain_search('hnsw_small_explain', (SELECT v FROM hnsw_queries WHERE qid = 1), 0);
+SELECT * FROM engram.explain_search('hnsw_small', (SELECT v FROM hnsw_queries WHERE qid = 1), 10);
+DROP INDEX hnsw_small_explain;
+
 DROP TABLE hnsw_small, hnsw_more, hnsw_queries;
 RESET engram.ef_search;

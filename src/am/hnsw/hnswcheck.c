@@ -27,6 +27,7 @@
 #include "storage/bufmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -474,5 +475,71 @@ engram_hnsw_stats(PG_FUNCTION_ARGS)
 	values[7] = Float8GetDatum(live > 0 ? (double) degree / live : 0.0);
 	values[8] = Float8GetDatum(live > 0 ? (double) cs.nblocks * BLCKSZ / live : 0.0);
 	values[9] = Int32GetDatum(cs.meta.dim);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/*
+ * engram.explain_search(index regclass, query anyelement, ef int): run the
+ * graph search of a scan once and return its counters (nodes expanded per
+ * layer kind, code distances, index pages per tier, candidates found)
+ */
+PG_FUNCTION_INFO_V1(engram_hnsw_explain_search);
+Datum
+engram_hnsw_explain_search(PG_FUNCTION_ARGS)
+{
+	Relation	index = OpenHnswIndex(PG_GETARG_OID(0));
+	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	int			ef = PG_GETARG_INT32(2);
+	HnswIndexInfo info;
+	HnswMetaPageData meta;
+	HnswSearchStats upper;
+	HnswSearchStats layer0;
+	HnswQuery	q;
+	float	   *x;
+	HnswPrepared prepared;
+	int			found = 0;
+	TupleDesc	desc;
+	Datum		values[7];
+	bool		nulls[7] = {false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (argtype != TupleDescAttr(RelationGetDescr(index), 0)->atttypid)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("query must be of type %s, the type of the indexed column",
+						format_type_be(TupleDescAttr(RelationGetDescr(index), 0)->atttypid))));
+	if (ef < 1 || ef > 100000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ef must be between 1 and 100000")));
+
+	HnswGetIndexInfo(index, &info);
+	HnswReadMeta(index, &meta);
+	memset(&upper, 0, sizeof(upper));
+	memset(&layer0, 0, sizeof(layer0));
+	x = palloc(sizeof(float) * info.dim);
+
+	prepared = HnswPrepareVector(&info, PG_GETARG_DATUM(1), x);
+	if (prepared != HNSW_PREPARED_SKIP && ItemPointerIsValid(&meta.entry))
+	{
+		ItemPointerData entry;
+		HnswCandidate *results = palloc(sizeof(HnswCandidate) * ef);
+
+		HnswInitQuery(&q, &info, x, prepared == HNSW_PREPARED_UNBOUNDED);
+		entry = HnswGreedyDescend(index, &info, &q, meta.entry, meta.entry_level, 0, &upper);
+		found = HnswSearchLayer(index, &info, &q, &entry, 1, 0, ef, true, results,
+								HnswVisitedCreate(CurrentMemoryContext, Max(1024, ef * 4)),
+								&layer0);
+	}
+	index_close(index, AccessShareLock);
+
+	values[0] = Int64GetDatum(upper.nodes_expanded);
+	values[1] = Int64GetDatum(layer0.nodes_expanded);
+	values[2] = Int64GetDatum(upper.distances + layer0.distances);
+	values[3] = Int64GetDatum(upper.pages_hot + layer0.pages_hot);
+	values[4] = Int64GetDatum(upper.pages_warm + layer0.pages_warm);
+	values[5] = Int32GetDatum(found);
+	values[6] = Int32GetDatum(meta.entry_level);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
