@@ -262,7 +262,6 @@ typedef struct HnswVisited HnswVisited;
 
 extern HnswVisited *HnswVisitedCreate(MemoryContext cxt, uint32 nelem);
 extern bool HnswVisitedTestAndSet(HnswVisited *visited, ItemPointer node);
-extern bool HnswVisitedContains(HnswVisited *visited, ItemPointer node);
 extern uint32 HnswVisitedCount(HnswVisited *visited);
 extern void HnswVisitedReset(HnswVisited *visited);
 extern ItemPointerData HnswGreedyDescend(Relation index, const HnswIndexInfo *info,

@@ -72,13 +72,6 @@ HnswVisitedTestAndSet(HnswVisited *visited, ItemPointer node)
 	return found;
 }
 
-/* Whether a node was visited */
-bool
-HnswVisitedContains(HnswVisited *visited, ItemPointer node)
-{
-	return visitedhash_lookup(visited->hash, NodeKey((ItemPointer) node)) != NULL;
-}
-
 uint32
 HnswVisitedCount(HnswVisited *visited)
 {
@@ -277,10 +270,10 @@ CursorGetNode(PageCursor *c, ItemPointer tid)
  * a while; issuing them together overlaps their latency.  Pages are read
  * here without a lock, but only to compute prefetch addresses (a prefetch
  * never faults), and only for blocks whose buffer this backend has seen.
+ * The caller passes only neighbours not visited yet.
  */
 static void
-PrefetchNodes(PageCursor *c, const ItemPointerData *tids, int n,
-			  HnswVisited *visited, int dim)
+PrefetchNodes(PageCursor *c, const ItemPointerData *tids, int n, int dim)
 {
 	RecentBuffers *r = c->recent;
 	/* the header and code are what an estimate reads; at most 4 lines */
@@ -297,8 +290,7 @@ PrefetchNodes(PageCursor *c, const ItemPointerData *tids, int n,
 			ItemId		itemid;
 
 			if (blkno >= r->size || !BufferIsValid(r->buffers[blkno]) ||
-				off < FirstOffsetNumber || off > MaxOffsetNumber ||
-				HnswVisitedContains(visited, (ItemPointer) &tids[i]))
+				off < FirstOffsetNumber || off > MaxOffsetNumber)
 				continue;
 			page = BufferGetPage(r->buffers[blkno]);
 			itemid = PageGetItemId((Page) page, off);
@@ -563,6 +555,7 @@ HnswSearchLayer(Relation index, const HnswIndexInfo *info, const HnswQuery *q,
 		HnswCandidate cur = HeapPop(&cand);
 		HnswNodeHeader *node;
 		int			n;
+		int			nnew;
 
 		if (best.n >= ef && cur.distance > best.items[0].distance)
 			break;
@@ -573,16 +566,18 @@ HnswSearchLayer(Relation index, const HnswIndexInfo *info, const HnswQuery *q,
 		if (stats)
 			stats->nodes_expanded++;
 
-		/* visit neighbours page by page */
+		/* the neighbours not seen yet, visited page by page */
 		SortByBlock(nbrs, n);
-		PrefetchNodes(&c, nbrs, n, visited, info->dim);
+		nnew = 0;
 		for (int i = 0; i < n; i++)
+			if (!HnswVisitedTestAndSet(visited, &nbrs[i]))
+				nbrs[nnew++] = nbrs[i];
+		PrefetchNodes(&c, nbrs, nnew, info->dim);
+		for (int i = 0; i < nnew; i++)
 		{
 			HnswNodeHeader *nb;
 			HnswCandidate e;
 
-			if (HnswVisitedTestAndSet(visited, &nbrs[i]))
-				continue;
 			nb = CursorGetNode(&c, &nbrs[i]);
 			if (nb == NULL || (nb->flags & HNSW_NODE_UNLINKED))
 				continue;
