@@ -651,6 +651,7 @@ EnsureReachable(HnswBuildGraph *g)
 
 	for (int round = 0; round < 20 && MarkReachable(g, reached, queue) < g->n; round++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		memset(indegree, 0, sizeof(int32) * g->n);
 		for (int v = 0; v < g->n; v++)
 		{
