@@ -108,8 +108,9 @@ sub start_cluster
 	open my $fh, '>>', "$dir/postgresql.conf" or die $!;
 	print $fh $conf;
 	close $fh;
-	$self->log("starting server on port $self->{port}");
-	system(join(' ', as_user('pg_ctl', '-D', $dir, '-l', "$dir/server.log", '-w', 'start')) . ' >/dev/null') == 0 or die "server start failed: see $dir/server.log\n";
+	my $postgres = $self->private_install($base);
+	$self->log("starting server on port $self->{port} ($postgres)");
+	system(join(' ', as_user('pg_ctl', '-D', $dir, '-p', $postgres, '-l', "$dir/server.log", '-w', 'start')) . ' >/dev/null') == 0 or die "server start failed: see $dir/server.log\n";
 	$self->{datadir} = $dir;
 	$self->{host} = $dir;
 }
@@ -120,7 +121,7 @@ sub stop_cluster
 	return unless $self->{datadir};
 	$self->log("stopping server");
 	system(join(' ', as_user('pg_ctl', '-D', $self->{datadir}, '-m', 'fast', '-w', 'stop')) . ' >/dev/null');
-	remove_tree($self->{datadir}) unless $self->{opts}{keep};
+	remove_tree($self->{datadir}, $self->{info}{private_install} // ()) unless $self->{opts}{keep};
 	delete $self->{datadir};
 }
 
@@ -176,6 +177,118 @@ sub timed
 	return $t[-1];
 }
 
+# Like timed, but also returns the NOTICE lines the statement raised (e.g.
+# "hnsw graph no longer fits into maintenance_work_mem"): (ms, [notices])
+sub timed_notices
+{
+	my ($self, $db, $setup, $stmt) = @_;
+	my $out = $self->psql($db, "SET client_min_messages = notice;\n$setup\n\\timing on\n$stmt;\n", merge_stderr => 1);
+	my @t = ($out =~ /^Time: ([0-9.]+) ms/mg);
+	die "no timing in psql output: $out\n" unless @t;
+	my @n = ($out =~ /^.*(?:NOTICE|WARNING):\s*(.+)$/mg);
+	return ($t[-1], \@n);
+}
+
+# While $code runs, poll pg_stat_activity every 0.5 s from a child process for
+# the number of parallel workers; returns ($code's result, max workers seen).
+# The sample shows whether a "parallel" build really ran with workers.
+sub with_worker_sampling
+{
+	my ($self, $code) = @_;
+	my $f = "$self->{tmp}/workers.max";
+	spew($f, "0\n");
+	my @cmd = ("$PG_BINDIR/psql", '-X', '-q', '-At', $self->conn_args('postgres'), '-c',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'parallel worker'");
+	my $pid = fork() // die "fork: $!";
+	if (!$pid) {
+		my $max = 0;
+		# _exit: no END blocks in the child (File::Temp would remove the temp dir)
+		$SIG{TERM} = sub { POSIX::_exit(0); };
+		while (1) {
+			my $n = '';
+			if (open my $ph, '-|', @cmd) { local $/; $n = <$ph> // ''; close $ph; }
+			chomp $n;
+			if ($n =~ /^\d+$/ && $n > $max) { $max = $n; spew($f, "$max\n"); }
+			select(undef, undef, undef, 0.5);
+		}
+	}
+	my @r = eval { $code->() };
+	my $err = $@;
+	kill 'TERM', $pid;
+	waitpid($pid, 0);
+	die $err if $err;
+	my $max = slurp($f);
+	chomp $max;
+	return (@r, $max + 0);
+}
+
+# A private copy of the PostgreSQL installation for the throwaway server:
+# the postgres binary copied, the share directory linked, the library
+# directory linked file by file except the extension libraries in
+# @PINNED_LIBS, which are copied.  PostgreSQL finds $libdir and its share
+# directory relative to its own executable, so this server (and its parallel
+# workers, which load '$libdir/vector' by name) keeps using the libraries as
+# they were when the run started: other work on the machine reinstalls
+# engram while a long run goes on, and every new connection (each pgbench
+# run) would otherwise load whatever is installed at that moment.
+our @PINNED_LIBS = qw(engram vector);
+
+sub private_install
+{
+	my ($self, $base) = @_;
+	my %cfg;
+	for my $k (qw(bindir pkglibdir sharedir)) {
+		chomp($cfg{$k} = `$PG_BINDIR/pg_config --$k`);
+		die "pg_config --$k failed\n" unless $cfg{$k};
+	}
+	my $root = "$base/pgroot-$self->{scenario}";
+	remove_tree($root);
+	my ($bin, $lib, $share) = map { "$root$cfg{$_}" } qw(bindir pkglibdir sharedir);
+	make_path($bin, $lib, dirname($share));
+	run_cmd('cp', '-p', "$cfg{bindir}/postgres", "$bin/postgres");
+	symlink($cfg{sharedir}, $share) or die "symlink $share: $!";
+	my %pin = map { ("$_.so" => 1) } @PINNED_LIBS;
+	opendir my $dh, $cfg{pkglibdir} or die "$cfg{pkglibdir}: $!";
+	for my $f (grep { !/^\.\.?$/ } readdir $dh) {
+		if ($pin{$f}) {
+			run_cmd('cp', '-p', "$cfg{pkglibdir}/$f", "$lib/$f");
+			my $md5 = `md5sum '$lib/$f' | cut -c1-32`;
+			chomp $md5;
+			(my $name = $f) =~ s/\.so$//;
+			$self->{info}{pinned_libraries}{$name} = { copy_of => "$cfg{pkglibdir}/$f", path => "$lib/$f", md5 => $md5,
+				installed_mtime => strftime('%Y-%m-%dT%H:%M:%S', localtime((stat "$cfg{pkglibdir}/$f")[9])) };
+			$self->log("pinned $cfg{pkglibdir}/$f ($md5)");
+		} else {
+			symlink("$cfg{pkglibdir}/$f", "$lib/$f") or die "symlink $lib/$f: $!";
+		}
+	}
+	closedir $dh;
+	run_cmd('chmod', '-R', 'a+rX', $root);
+	$self->{info}{private_install} = $root;
+	return "$bin/postgres";
+}
+
+# Which file a backend really loaded for a library (from /proc/self/maps)
+sub loaded_library_path
+{
+	my ($self, $db, $name, $load_sql) = @_;
+	my $out = $self->psql($db, "$load_sql;\nSELECT DISTINCT regexp_replace(l, '^.* ', '') FROM regexp_split_to_table(pg_read_file('/proc/self/maps'), E'\\n') l WHERE l LIKE '%/$name.so';", allow_fail => 1);
+	return undef unless defined $out;
+	my @l = split /\n/, $out;
+	return $l[-1];
+}
+
+# md5 of an installed library (to tell whether it changed during the run)
+sub installed_md5
+{
+	my ($name) = @_;
+	my $libdir = `$PG_BINDIR/pg_config --pkglibdir`;
+	chomp $libdir;
+	my $m = `md5sum '$libdir/$name.so' 2>/dev/null | cut -c1-32`;
+	chomp $m;
+	return $m;
+}
+
 # EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON); returns the decoded top plan
 sub explain
 {
@@ -213,6 +326,7 @@ sub pgbench
 		'-j', $o{threads} // $o{clients}, '--log', "--log-prefix=$logdir/pgb", $self->conn_args($db));
 	push @cmd, map { ('-D', "$_=$o{vars}{$_}") } sort keys %{ $o{vars} // {} };
 	push @cmd, '-r' if $o{per_statement};
+	push @cmd, "--random-seed=$o{random_seed}" if defined $o{random_seed};
 	push @cmd, map { ('-f', $_) } @{ $o{scripts} };
 	my $pid = open(my $fh, '-|') // die "fork: $!";
 	if (!$pid) {
@@ -396,6 +510,9 @@ sub md_header
 		my $st = $self->{systems}{$sys};
 		$h .= "- $sys: " . ($st->{available} ? 'measured' : "not available ($st->{reason})") . "\n";
 	}
+	my $pin = $self->{info}{pinned_libraries} // {};
+	$h .= "- libraries copied at the start and used for the whole run: " . join(', ', map { "$_.so md5 $pin->{$_}{md5} (installed $pin->{$_}{installed_mtime})" } sort keys %$pin)
+	  . "; engram working tree $self->{info}{engram_git}\n" if %$pin;
 	$h .= "- load average (1/5/15 min) at start: $self->{info}{loadavg_start}, at end: " . ($self->{info}{loadavg_end} // '?') . " (2 cores: anything above ~0.3 at start means other work was running)\n";
 	$h .= "- note: $_\n" for @{ $self->{notes} };
 	return "$h\n";
@@ -494,7 +611,10 @@ sub plot
 		spew($dat, join('', map { "$_->[0] $_->[1] " . ($_->[2] // '') . "\n" } @pts));
 		my $style = @pts > 1 ? 'linespoints' : 'points';
 		push @plots, "'$dat' using 1:2 with $style lw 2 pt 7 ps 1.2 lc $i title '$s->{title}'";
-		push @plots, "'$dat' using 1:2:3 with labels offset 0,0.9 font ',9' tc lt $i notitle" if grep { defined $_->[2] } @pts;
+		# labels above the points of odd series, below those of even ones: two
+		# curves with points at the same ef_search do not print over each other
+		my $off = $i % 2 ? '0,0.9' : '0,-0.9';
+		push @plots, "'$dat' using 1:2:3 with labels offset $off font ',9' tc lt $i notitle" if grep { defined $_->[2] } @pts;
 	}
 	return unless @plots;
 	my $gp = <<"GP";

@@ -11,10 +11,12 @@ use Bench;
 
 my $CACHE = "$Bench::BENCH/data/cache";
 my $SQL = "$Bench::BENCH/sql";
+# Exact (sequential scan) searches and the ground truth: no index may answer them
+our $EXACT_SETUP = 'SET enable_indexscan = off; SET enable_bitmapscan = off;';
 
 our %DEFAULTS = (
-	'glove' => { base => 0, queries => 1000, ef => '10,20,40,80,160,320', reps => 3, secs => 10, clients => 2, part => 'search' },
-	'glove-quick' => { base => 50000, queries => 200, ef => '10,20,40,80,160,320', reps => 3, build_reps => 1, secs => 3, clients => 2, part => 'search' },
+	'glove' => { base => 0, queries => 1000, ef => '10,20,40,80,160,320', reps => 3, secs => 10, clients => 2, insert_secs => 20, part => 'search' },
+	'glove-quick' => { base => 50000, queries => 200, ef => '10,20,40,80,160,320', reps => 3, build_reps => 1, secs => 3, clients => 2, insert_secs => 10, part => 'search' },
 	'glove-filtered' => { base => 0, queries => 200, ef => '40,160,320', reps => 1, secs => 0, clients => 1, part => 'filtered' },
 	'glove-mixed' => { base => 0, queries => 1000, ef => '40', reps => 3, secs => 60, clients => 8, part => 'mixed' },
 );
@@ -73,6 +75,16 @@ sub run
 	$db{pgvector_hnsw}{opclass} = 'vector_cosine_ops' if $db{pgvector_hnsw};
 	my @idx = grep { $db{$_} } qw(pgvector_hnsw engram_hnsw);    # interleaving order
 
+	# The server runs with private copies of the libraries (Bench::private_install):
+	# check that they are what the backends load
+	my %md5_start = map { $_ => Bench::installed_md5($_) } qw(engram vector);
+	for my $l ([ 'engram', 'bench_engram', "SELECT '[1]'::vector" ], [ 'vector', 'bench_pgvector', "SELECT '[1]'::vector" ]) {
+		next if $l->[0] eq 'vector' && !$db{pgvector_hnsw};
+		my $path = $b->loaded_library_path($l->[1], $l->[0], $l->[2]) // '?';
+		$b->{info}{pinned_libraries}{ $l->[0] }{loaded_by_backend} = $path;
+		$b->note("$l->[0]: the backend loaded $path, not the pinned copy") if $path ne ($b->{info}{pinned_libraries}{ $l->[0] }{path} // '');
+	}
+
 	# ---- load ----------------------------------------------------------------
 	my $cat_col = $part eq 'filtered' ? ', category int' : '';
 	my $schema = Bench::slurp("$SQL/glove-schema.sql");
@@ -110,9 +122,20 @@ sub run
 	# ---- builds (interleaved, kept index = last single-process build) -----------
 	build_indexes($b, \%db, \@idx) if @idx;
 
-	if ($part eq 'search') { search_part($b, \%db, \@idx, \@ef, $gt, $nq, $nbase); }
+	if ($part eq 'search') {
+		search_part($b, \%db, \@idx, \@ef, $gt, $nq, $nbase);
+		insert_part($b, \%db, \@idx) if @idx && $o->{insert_secs};
+		$b->{md_body} = search_report($b, \@idx, \@ef, $nq, $nbase);
+	}
 	elsif ($part eq 'filtered') { filtered_part($b, \%db, \@idx, \@ef, $nq); }
 	elsif ($part eq 'mixed') { mixed_part($b, \%db, \@idx, $ef[0], $nq); }
+
+	for my $lib (sort keys %md5_start) {
+		my $now = Bench::installed_md5($lib);
+		$b->note("the installed $lib.so changed during the run ($md5_start{$lib} -> $now); "
+			  . "this run used its pinned copy ($b->{info}{pinned_libraries}{$lib}{md5}) throughout")
+		  if $b->{info}{pinned_libraries}{$lib} && $now ne $md5_start{$lib};
+	}
 }
 
 sub uniq { my %s; return grep { !$s{$_}++ } @_; }
@@ -161,17 +184,21 @@ sub ground_truth
 		next unless -s $f;
 		my %gt = read_gt($f);
 		if (!grep { !$gt{$_} } @qids) {
-			$b->{info}{ground_truth} = $f;
+			$b->{info}{ground_truth} = "reloaded from $f";
 			$b->log("ground truth: $f");
+			gt_spot_check($b, \%gt, scalar @qids);
 			return \%gt;
 		}
 		$b->log("ground truth $f does not cover the queries: ignored");
 	}
 	$b->log("computing exact top-100 for $nq queries (sequential scan)");
 	my $t0 = time();
-	my $out = $b->psql('bench_engram', "SET enable_indexscan = off;
-		SELECT q.id, '{' || array_to_string(array(SELECT i.id FROM items i ORDER BY i.embedding <=> q.embedding, i.id LIMIT 100), ',') || '}'
-		FROM queries q ORDER BY q.qn;", pgoptions => '-c enable_indexscan=off');
+	# Index scans off: an ANN index answering the ground-truth query would make
+	# every recall 1.  (No vector index exists yet at this point; belt and braces.)
+	my $gtq = "SELECT q.id, '{' || array_to_string(array(SELECT i.id FROM items i ORDER BY i.embedding <=> q.embedding, i.id LIMIT 100), ',') || '}'
+		FROM queries q ORDER BY q.qn";
+	check_exact_plan($b, $gtq, 'ground truth');
+	my $out = $b->psql('bench_engram', "$EXACT_SETUP\n$gtq;");
 	$out =~ s/\|/\t/g;
 	if (-w $CACHE) {
 		Bench::spew("$mine.tmp", "$out\n");
@@ -181,6 +208,38 @@ sub ground_truth
 	$b->{info}{ground_truth} = "computed in the run by exact scan ("
 	  . sprintf('%.1f', time() - $t0) . " s), cached as $mine";
 	return { read_gt($mine) };
+}
+
+# The exact queries must not touch a vector index: die if their plan does
+sub check_exact_plan
+{
+	my ($b, $q, $what) = @_;
+	my $pl = $b->explain('bench_engram', $EXACT_SETUP, $q, 'COSTS OFF');
+	my $nodes = Bench::plan_nodes($pl->{Plan});
+	$b->{info}{plans}{$what} = $nodes;
+	die "$what: the exact query uses a vector index: @$nodes\n" if grep { /items_embedding_idx/ } @$nodes;
+	return $nodes;
+}
+
+# A cached ground truth is checked against an exact scan of a few queries
+# (top-10 overlap; near-ties at rank 10 may legitimately differ)
+sub gt_spot_check
+{
+	my ($b, $gt, $nq) = @_;
+	my @qn = uniq(map { 1 + int($_ * ($nq - 1) / 4) } 0 .. 4);
+	my $q = "SELECT q.id, array_to_string(array(SELECT i.id FROM items i ORDER BY i.embedding <=> q.embedding, i.id LIMIT 10), ',')
+		FROM queries q WHERE q.qn IN (" . join(',', @qn) . ") ORDER BY q.qn";
+	check_exact_plan($b, $q, 'ground truth spot check');
+	my ($hit, $tot) = (0, 0);
+	for my $r ($b->psql_rows('bench_engram', "$EXACT_SETUP\n$q;")) {
+		my %top = map { $_ => 1 } @{ $gt->{ $r->[0] } }[ 0 .. 9 ];
+		$hit += grep { $top{$_} } split /,/, $r->[1];
+		$tot += 10;
+	}
+	$b->{info}{ground_truth_spot_check} = { queries_qn => \@qn, top10_overlap => $tot ? $hit / $tot : undef };
+	$b->log(sprintf('ground truth spot check (%d queries, exact scan): top-10 overlap %.3f', scalar @qn, $hit / $tot));
+	$b->note(sprintf('the cached ground truth disagrees with an exact scan: top-10 overlap %.3f on %d queries', $hit / $tot, scalar @qn))
+	  if $hit < $tot;
 }
 
 sub read_gt
@@ -205,20 +264,31 @@ sub index_sql
 	return "CREATE INDEX items_embedding_idx ON items USING $d->{am} (embedding $d->{opclass}) WITH (m = 16, ef_construction = 64)";
 }
 
+# Builds alternate between the systems (A, B, A, B), parallel then single
+# process; "workers" is max_parallel_maintenance_workers.  The parallel
+# workers actually running are sampled from pg_stat_activity during every
+# build (workers_seen): engram_hnsw has no parallel build, so its
+# "workers = 2" build runs in one process, and the report says so.
 sub build_indexes
 {
 	my ($b, $db, $idx) = @_;
 	my $reps = $b->{opts}{build_reps} // $b->{opts}{reps};
-	my (%t, %sz);
+	my (%t, %sz, %seen);
 	for my $rep (1 .. $reps) {
 		for my $w (2, 0) {    # the last build of the loop is single-process: that index is searched
 			for my $sys (@$idx) {
 				my $d = $db->{$sys};
 				$b->psql($d->{db}, 'DROP INDEX IF EXISTS items_embedding_idx; CHECKPOINT;');
-				my $ms = $b->timed($d->{db}, "SET max_parallel_maintenance_workers = $w;", index_sql($d));
+				my ($ms, $notices, $maxw) = $b->with_worker_sampling(sub {
+					$b->timed_notices($d->{db}, "SET max_parallel_maintenance_workers = $w;", index_sql($d)) });
 				push @{ $t{$sys}{$w} }, $ms / 1000;
+				push @{ $seen{$sys}{$w} }, $maxw;
 				push @{ $sz{$sys}{$w} }, $b->psql($d->{db}, "SELECT pg_relation_size('items_embedding_idx')") / 1048576;
-				$b->log(sprintf('build %s workers=%d rep %d: %.2f s', $sys, $w, $rep, $ms / 1000));
+				$b->log(sprintf('build %s workers=%d rep %d: %.2f s, parallel workers seen: %d', $sys, $w, $rep, $ms / 1000, $maxw));
+				for my $n (@$notices) {
+					push @{ $b->{info}{build_notices}{"$sys workers=$w rep $rep"} }, $n;
+					$b->note("build $sys workers=$w rep $rep: $n");
+				}
 			}
 		}
 	}
@@ -226,20 +296,36 @@ sub build_indexes
 		for my $w (0, 2) {
 			$b->record(system => $sys, name => 'build_time_s', unit => 's', params => { workers => $w }, samples => $t{$sys}{$w});
 			$b->record(system => $sys, name => 'index_size_mb', unit => 'MiB', params => { workers => $w }, samples => $sz{$sys}{$w});
+			$b->record(system => $sys, name => 'build_workers_seen', unit => 'processes', params => { workers => $w }, samples => $seen{$sys}{$w});
 		}
+		my $am = $b->psql($db->{$sys}{db}, "SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.relname = 'items_embedding_idx'");
+		$b->{systems}{$sys}{index_am} = $am;
 		$b->psql($db->{$sys}{db}, 'VACUUM ANALYZE items; CHECKPOINT;');
+	}
+	if ($db->{engram_hnsw} && !grep { $_ > 0 } @{ $seen{engram_hnsw}{2} }) {
+		$b->{systems}{engram_hnsw}{parallel_build} = 'none: the build with max_parallel_maintenance_workers = 2 ran in a single process';
+		$b->note('engram_hnsw has no parallel build yet: its "2 workers" builds ran single-process (no parallel worker seen); they are reported as measured');
+	}
+	if ($db->{pgvector_hnsw} && grep { $_ == 0 } @{ $seen{pgvector_hnsw}{2} }) {
+		$b->note('pgvector_hnsw: no parallel worker was seen during some "2 workers" builds (sampled every 0.5 s)');
 	}
 }
 
 sub search_sql { my ($qn) = @_; return "SELECT id FROM items ORDER BY embedding <=> (SELECT embedding FROM queries WHERE qn = $qn) LIMIT 10"; }
 
-# One recall pass: every held-out query, top-10 ids; returns (recall, secs, plan nodes)
+sub recall_sql
+{
+	my ($where) = @_;
+	$where //= '';
+	return "SELECT q.id, array_to_string(array(SELECT i.id FROM items i $where ORDER BY i.embedding <=> q.embedding LIMIT 10), ',')
+		FROM queries q ORDER BY q.qn";
+}
+
+# One recall pass: every held-out query, top-10 ids; returns (recall, secs, plan nodes, results)
 sub recall_pass
 {
-	my ($b, $dbn, $setup, $gt, $where, $pgopt) = @_;
-	$where //= '';
-	my $q = "SELECT q.id, array_to_string(array(SELECT i.id FROM items i $where ORDER BY i.embedding <=> q.embedding LIMIT 10), ',')
-		FROM queries q ORDER BY q.qn";
+	my ($b, $dbn, $setup, $gt, $where) = @_;
+	my $q = recall_sql($where);
 	my $plan = $b->explain($dbn, $setup, $q, 'COSTS OFF');
 	my $t0 = time();
 	my @rows = $b->psql_rows($dbn, "$setup\n$q;");
@@ -256,11 +342,31 @@ sub recall_pass
 	return ($n ? $hit / $n : undef, $secs, Bench::plan_nodes($plan->{Plan}), \%res);
 }
 
+sub find_subplan
+{
+	my ($p) = @_;
+	return $p if ($p->{'Parent Relationship'} // '') eq 'SubPlan';
+	for (@{ $p->{Plans} // [] }) { my $s = find_subplan($_); return $s if $s; }
+	return undef;
+}
+
+# Buffer accesses per query over all held-out queries: EXPLAIN (ANALYZE,
+# BUFFERS) of the recall statement; the SubPlan's counts are totals over its
+# executions (one per query: its "Actual Loops").  Index and heap pages alike.
+sub buffers_per_query
+{
+	my ($b, $dbn, $setup) = @_;
+	my $pl = $b->explain($dbn, $setup, recall_sql(''));
+	my $sub = find_subplan($pl->{Plan}) or die "no SubPlan in the plan of the recall statement\n";
+	my $loops = $sub->{'Actual Loops'} || 1;
+	return ($sub->{'Shared Hit Blocks'} / $loops, $sub->{'Shared Read Blocks'} / $loops, Bench::plan_nodes($pl->{Plan}), $pl->{'Execution Time'} / $loops);
+}
+
 sub pgbench_search
 {
-	my ($b, $dbn, $c, $nq, $pgopt) = @_;
+	my ($b, $dbn, $c, $nq, $pgopt, $seed) = @_;
 	return $b->pgbench($dbn, secs => $b->{opts}{secs}, clients => $c, scripts => ["$SQL/glove-search.pgbench"],
-		vars => { nq => $nq }, pgoptions => $pgopt);
+		vars => { nq => $nq }, pgoptions => $pgopt, random_seed => $seed);
 }
 
 sub record_pgbench
@@ -274,6 +380,11 @@ sub record_pgbench
 	$b->record(system => $sys, name => 'transactions', unit => 'count', params => $params, samples => [ map { $_->{n} } @$runs ]);
 }
 
+# Settings of an index system's searches: its ef_search, and the index path
+# forced (enable_seqscan = off) so that recall and QPS are the index's
+sub index_setup { my ($d, $ef) = @_; return "SET $d->{guc} = $ef; SET enable_seqscan = off;"; }
+sub index_pgoptions { my ($d, $ef) = @_; return "-c $d->{guc}=$ef -c enable_seqscan=off"; }
+
 sub search_part
 {
 	my ($b, $db, $idx, $efs, $gt, $nq, $nbase) = @_;
@@ -281,20 +392,29 @@ sub search_part
 	my $N = $o->{clients};
 	my @cl = uniq(1, $N);
 
-	# exact: sequential scan on engram's types
+	# the ef_search setting must reach the scan: SET it, run a search (loads the library), SHOW it
+	for my $sys (@$idx) {
+		my $d = $db->{$sys};
+		my $v = $b->psql($d->{db}, index_setup($d, 17) . "\nSELECT count(*) FROM (" . search_sql(1) . ") s;\nSHOW $d->{guc};");
+		my ($last) = (split /\n/, $v)[-1];
+		$b->note("$sys: SET $d->{guc} = 17 did not stick (SHOW says '$last')") unless $last eq '17';
+	}
+
+	# exact: sequential scan on engram's types (the plan is checked: no index)
 	{
 		my $pgopt = '-c enable_indexscan=off -c enable_bitmapscan=off';
-		my (undef, $secs, $nodes) = recall_pass($b, 'bench_engram', 'SET enable_indexscan = off;', undef);
-		$b->{info}{plans}{exact} = $nodes;
-		my $pl = $b->explain('bench_engram', 'SET enable_indexscan = off;', search_sql(1));
-		$b->{info}{plans}{exact_pgbench} = Bench::plan_nodes($pl->{Plan});
+		check_exact_plan($b, recall_sql(''), 'exact recall');
+		my $nodes = check_exact_plan($b, search_sql(1), 'exact pgbench');
+		my $pl = $b->explain('bench_engram', $EXACT_SETUP, search_sql(1));
 		$b->record(system => 'exact', name => 'recall_at_10', unit => 'fraction', params => {}, samples => [1]);
 		$b->record(system => 'exact', name => 'explain_shared_hit', unit => 'blocks', params => {}, samples => [ $pl->{Plan}{'Shared Hit Blocks'} ]);
 		$b->record(system => 'exact', name => 'explain_shared_read', unit => 'blocks', params => {}, samples => [ $pl->{Plan}{'Shared Read Blocks'} ]);
+		$b->record(system => 'exact', name => 'buffers_per_query', unit => 'blocks', params => {},
+			samples => [ $pl->{Plan}{'Shared Hit Blocks'} + $pl->{Plan}{'Shared Read Blocks'} ], extra => { source => 'query #1 only' });
 		my %runs;
 		for my $rep (1 .. $o->{reps}) {
 			for my $c (@cl) {
-				my $r = pgbench_search($b, 'bench_engram', $c, $nq, $pgopt);
+				my $r = pgbench_search($b, 'bench_engram', $c, $nq, $pgopt, 1000 * $rep + $c);
 				push @{ $runs{$c} }, $r;
 				$b->log(sprintf('exact c=%d rep %d: %.1f tx/s', $c, $rep, $r->{tps}));
 			}
@@ -303,27 +423,37 @@ sub search_part
 	}
 
 	for my $ef (@$efs) {
-		my %pgopt = map { $_ => "-c $db->{$_}{guc}=$ef" } @$idx;
 		for my $sys (@$idx) {
 			my $d = $db->{$sys};
-			my $setup = "SET $d->{guc} = $ef;";
+			my $setup = index_setup($d, $ef);
 			my ($rec, $secs, $nodes) = recall_pass($b, $d->{db}, $setup, $gt);
 			$b->{info}{plans}{"$sys recall"} //= $nodes;
+			if (!grep { /^Index Scan \(items_embedding_idx\)/ } @$nodes) {
+				$b->note("$sys ef_search=$ef: the recall statement does not use the index: @$nodes");
+				$rec = undef;    # not the index's recall: not reported
+			}
 			$b->record(system => $sys, name => 'recall_at_10', unit => 'fraction', params => { ef_search => $ef }, samples => [$rec]);
 			$b->record(system => $sys, name => 'recall_pass_ms_per_query', unit => 'ms', params => { ef_search => $ef }, samples => [ $secs * 1000 / $nq ]);
+			my ($bh, $br, $bnodes, $bms) = buffers_per_query($b, $d->{db}, $setup);
+			$b->record(system => $sys, name => 'buffers_hit_per_query', unit => 'blocks', params => { ef_search => $ef }, samples => [$bh]);
+			$b->record(system => $sys, name => 'buffers_read_per_query', unit => 'blocks', params => { ef_search => $ef }, samples => [$br]);
+			$b->record(system => $sys, name => 'buffers_per_query', unit => 'blocks', params => { ef_search => $ef }, samples => [ $bh + $br ],
+				extra => { source => "EXPLAIN (ANALYZE, BUFFERS) of the recall statement, SubPlan totals / loops, all $nq queries" });
+			$b->record(system => $sys, name => 'explain_ms_per_query', unit => 'ms', params => { ef_search => $ef }, samples => [$bms]);
 			my $pl = $b->explain($d->{db}, $setup, search_sql(1));
-			$b->{info}{plans}{"$sys pgbench"} //= Bench::plan_nodes($pl->{Plan});
-			$b->note("$sys: the pgbench query does not use the index: @{ Bench::plan_nodes($pl->{Plan}) }")
-			  if $ef == $efs->[0] && !grep { /items_embedding_idx/ } @{ Bench::plan_nodes($pl->{Plan}) };
+			my $pn = Bench::plan_nodes($pl->{Plan});
+			$b->{info}{plans}{"$sys pgbench"} //= $pn;
+			$b->note("$sys ef_search=$ef: the pgbench query does not use the index: @$pn")
+			  unless grep { /^Index Scan \(items_embedding_idx\)/ } @$pn;
 			$b->record(system => $sys, name => 'explain_shared_hit', unit => 'blocks', params => { ef_search => $ef }, samples => [ $pl->{Plan}{'Shared Hit Blocks'} ]);
 			$b->record(system => $sys, name => 'explain_shared_read', unit => 'blocks', params => { ef_search => $ef }, samples => [ $pl->{Plan}{'Shared Read Blocks'} ]);
-			$b->log(sprintf('%s ef_search=%d: recall@10 %.4f', $sys, $ef, $rec // -1));
+			$b->log(sprintf('%s ef_search=%d: recall@10 %.4f, %.1f buffers/query (%.1f read)', $sys, $ef, $rec // -1, $bh + $br, $br));
 		}
 		my %runs;
 		for my $rep (1 .. $o->{reps}) {
 			for my $c (@cl) {
-				for my $sys (@$idx) {    # A, B, A, B ...
-					my $r = pgbench_search($b, $db->{$sys}{db}, $c, $nq, $pgopt{$sys});
+				for my $sys (@$idx) {    # A, B, A, B ...; the same query sequence for both
+					my $r = pgbench_search($b, $db->{$sys}{db}, $c, $nq, index_pgoptions($db->{$sys}, $ef), 1000 * $rep + $c);
 					push @{ $runs{$sys}{$c} }, $r;
 					$b->log(sprintf('%s ef_search=%d c=%d rep %d: %.1f tx/s', $sys, $ef, $c, $rep, $r->{tps}));
 				}
@@ -331,45 +461,6 @@ sub search_part
 		}
 		for my $sys (@$idx) { record_pgbench($b, $sys, { ef_search => $ef, clients => $_ }, $runs{$sys}{$_}) for @cl; }
 	}
-
-	# ---- report --------------------------------------------------------------
-	my $md = '';
-	if (@$idx) {
-		$md .= "## Index build (median of " . ($o->{build_reps} // $o->{reps}) . "; m = 16, ef_construction = 64)\n\n";
-		$md .= Bench::md_table([ 'system', 'build 1 process (s)', 'build 2 workers (s)', 'size (MiB)' ],
-			map { [ $_, Bench::fmt($b->get($_, 'build_time_s', workers => 0), 2), Bench::fmt($b->get($_, 'build_time_s', workers => 2), 2),
-					Bench::fmt($b->get($_, 'index_size_mb', workers => 0), 1) ] } @$idx);
-		$md .= "\n";
-	}
-	$md .= "## Search: top-10 cosine, $nbase base rows, $nq held-out queries\n\n";
-	$md .= "QPS: pgbench -M prepared, $o->{secs} s per run, median of $o->{reps} interleaved runs; latency percentiles from per-transaction logs at c=1.  Buffers: EXPLAIN (ANALYZE, BUFFERS) of query #1.\n\n";
-	my @rows;
-	my $row = sub {
-		my ($sys, %p) = @_;
-		my %p1 = (%p, clients => 1);
-		my %pN = (%p, clients => $N);
-		return [ $sys, $p{ef_search} // '–', Bench::fmt($b->get($sys, 'recall_at_10', %p), 4),
-			Bench::fmt($b->get($sys, 'qps', %p1), 1), ($N > 1 ? Bench::fmt($b->get($sys, 'qps', %pN), 1) : ()),
-			map({ Bench::fmt($b->get($sys, "latency_p${_}_ms", %p1), 2) } 50, 95, 99),
-			Bench::fmt($b->get($sys, 'explain_shared_hit', %p), 0), Bench::fmt($b->get($sys, 'explain_shared_read', %p), 0) ];
-	};
-	push @rows, $row->('exact');
-	for my $sys (@$idx) { push @rows, $row->($sys, ef_search => $_) for @$efs; }
-	$md .= Bench::md_table([ 'system', 'ef_search', 'recall@10', 'QPS c=1', ($N > 1 ? "QPS c=$N" : ()), 'p50 ms', 'p95 ms', 'p99 ms', 'shared hit', 'shared read' ], @rows);
-	if (@$idx == 2) {
-		$md .= "\n## engram_hnsw / pgvector_hnsw\n\n";
-		my @r;
-		for my $ef (@$efs) {
-			my %p = (ef_search => $ef);
-			push @r, [ $ef, map({ Bench::ratio($b->get('engram_hnsw', 'recall_at_10', %p), $b->get('pgvector_hnsw', 'recall_at_10', %p), 3) } 1),
-				map { Bench::ratio($b->get('engram_hnsw', 'qps', %p, clients => $_), $b->get('pgvector_hnsw', 'qps', %p, clients => $_)) } @cl ];
-		}
-		$md .= Bench::md_table([ 'ef_search', 'recall ratio', map { "QPS ratio c=$_" } @cl ], @r);
-		$md .= "\nBuild time ratio (1 process / 2 workers): "
-		  . (Bench::ratio($b->get('engram_hnsw', 'build_time_s', workers => 0), $b->get('pgvector_hnsw', 'build_time_s', workers => 0)) // '–') . ' / '
-		  . (Bench::ratio($b->get('engram_hnsw', 'build_time_s', workers => 2), $b->get('pgvector_hnsw', 'build_time_s', workers => 2)) // '–') . "\n";
-	}
-	$b->{md_body} = $md;
 
 	# ---- plot ----------------------------------------------------------------
 	my @series = ({ title => 'exact (seq scan)', points => [ [ 1, $b->get('exact', 'qps', clients => 1) ] ] });
@@ -380,13 +471,193 @@ sub search_part
 		ylabel => 'QPS (log scale)', key => 'bottom left', xrange => '*:1.02', series => \@series };
 }
 
+# Insert throughput into the indexed table: pgbench, 1 client, batches of 50
+# rows (copies of 50 consecutive base rows moved by one of 100 small fixed
+# noise vectors: new points near the data, not duplicates), interleaved
+# A, B, A, B with the same batch sequence for both systems.  Runs after the
+# search measurements (the table grows).
+sub insert_part
+{
+	my ($b, $db, $idx) = @_;
+	my $o = $b->{opts};
+	my $nsrc;
+	for my $sys (@$idx) {
+		setup_insert_sources($b, $db->{$sys}{db});
+		$nsrc = $b->psql($db->{$sys}{db}, 'SELECT count(*) FROM insert_src');
+	}
+	my %runs;
+	for my $rep (1 .. $o->{reps}) {
+		for my $sys (@$idx) {
+			my $d = $db->{$sys};
+			my $r = $b->pgbench($d->{db}, secs => $o->{insert_secs}, clients => 1, scripts => ["$SQL/glove-insert.pgbench"],
+				vars => { nsrc => $nsrc }, random_seed => 2000 + $rep);
+			push @{ $runs{$sys} }, $r;
+			$b->log(sprintf('%s insert rep %d: %.1f batches/s = %.0f rows/s', $sys, $rep, $r->{tps}, 50 * $r->{tps}));
+		}
+	}
+	for my $sys (@$idx) {
+		my $rs = $runs{$sys};
+		my $p = { clients => 1, batch => 50 };
+		$b->record(system => $sys, name => 'insert_rows_per_s', unit => 'rows/s', params => $p, samples => [ map { 50 * $_->{tps} } @$rs ]);
+		for my $pc (50, 95, 99) {
+			$b->record(system => $sys, name => "insert_batch_p${pc}_ms", unit => 'ms', params => $p,
+				samples => [ map { Bench::pct($pc, $_->{lat_us}) / 1000 } @$rs ]);
+		}
+		$b->{info}{"rows_after_inserts_$sys"} = $b->psql($db->{$sys}{db}, 'SELECT count(*) FROM items') + 0;
+	}
+}
+
+# Tables the insert scripts read: insert_src (the base rows numbered) and
+# noise (100 small vectors, the same in every database: fixed seed)
+sub setup_insert_sources
+{
+	my ($b, $dbn) = @_;
+	$b->psql($dbn, "CREATE TABLE insert_src AS SELECT row_number() OVER (ORDER BY id)::int AS rn, word, embedding FROM items;
+		ALTER TABLE insert_src ADD PRIMARY KEY (rn);
+		SELECT setseed(0.42);
+		CREATE TABLE noise AS SELECT g AS nid, (SELECT array_agg((random() - 0.5) * 0.02)::real[]::vector(100) FROM generate_series(1, 100) x WHERE g > 0) AS v FROM generate_series(1, 100) g;
+		ALTER TABLE noise ADD PRIMARY KEY (nid);
+		CREATE SEQUENCE items_new_id START 100000000;
+		VACUUM ANALYZE insert_src, noise;");
+}
+
+# QPS at a recall level, on one system's recall/QPS curve (points in ef_search
+# order): log-linear interpolation between the two measured points around the
+# first crossing.  Returns (qps, kind, text): kind 'interp', 'lower_bound'
+# (already reached at the smallest ef_search: QPS there, a lower bound) or
+# 'never' (qps undef).
+sub qps_at_recall
+{
+	my ($pts, $target) = @_;
+	my @p = grep { defined $_->[0] && defined $_->[1] && $_->[1] > 0 } @$pts;
+	return (undef, 'never', 'not measured') unless @p;
+	for my $i (0 .. $#p) {
+		my ($r1, $q1, $e1) = @{ $p[$i] };
+		next if $r1 < $target;
+		return ($q1, 'lower_bound', "reached at the smallest ef_search ($e1, recall " . sprintf('%.4f', $r1) . ")") if $i == 0;
+		my ($r0, $q0, $e0) = @{ $p[ $i - 1 ] };
+		my $f = $r1 > $r0 ? ($target - $r0) / ($r1 - $r0) : 1;
+		my $q = exp(log($q0) + $f * (log($q1) - log($q0)));
+		return ($q, 'interp', "ef_search $e0..$e1");
+	}
+	my ($best) = sort { $b->[0] <=> $a->[0] } @p;
+	return (undef, 'never', sprintf('never reached (best %.4f at ef_search %s)', $best->[0], $best->[2]));
+}
+
+sub search_report
+{
+	my ($b, $idx, $efs, $nq, $nbase) = @_;
+	my $o = $b->{opts};
+	my $N = $o->{clients};
+	my @cl = uniq(1, $N);
+	my %isidx = map { $_ => 1 } @$idx;
+	my $md = '';
+	if (@$idx) {
+		$md .= "## Index build (median of " . ($o->{build_reps} // $o->{reps}) . "; m = 16, ef_construction = 64; maintenance_work_mem = $b->{pg}{settings}{maintenance_work_mem})\n\n";
+		$md .= "\"2 workers\": max_parallel_maintenance_workers = 2 (the table has parallel_workers = 2); \"workers seen\": most parallel worker processes seen in pg_stat_activity during those builds (sampled every 0.5 s).\n\n";
+		$md .= Bench::md_table([ 'system', 'build 1 process (s)', 'build 2 workers (s)', 'workers seen', 'size (MiB)' ],
+			map {
+				my $seen = $b->get($_, 'build_workers_seen', workers => 2);
+				my $par = Bench::fmt($b->get($_, 'build_time_s', workers => 2), 2);
+				$par .= ' (ran single-process: no parallel build)' if defined $par && $_ eq 'engram_hnsw' && !$seen;
+				[ $_, Bench::fmt($b->get($_, 'build_time_s', workers => 0), 2), $par, $seen,
+					Bench::fmt($b->get($_, 'index_size_mb', workers => 0), 1) ] } @$idx);
+		$md .= "\n";
+	}
+	$md .= "## Search: top-10 cosine, $nbase base rows, $nq held-out queries\n\n";
+	$md .= "QPS: pgbench -M prepared, $o->{secs} s per run, median of $o->{reps} interleaved runs (same query sequence for every system); latency percentiles from per-transaction logs at c=1.  "
+	  . "Index systems run with enable_seqscan = off (their plans are checked to use the index).  "
+	  . "Buffers/query: shared hit + read per query, EXPLAIN (ANALYZE, BUFFERS) over all $nq queries (exact: query #1); q#1 hit/read: EXPLAIN (ANALYZE, BUFFERS) of the pgbench query for query #1.\n\n";
+	my @rows;
+	my $row = sub {
+		my ($sys, %p) = @_;
+		my %p1 = (%p, clients => 1);
+		my %pN = (%p, clients => $N);
+		return [ $sys, $p{ef_search} // '–', Bench::fmt($b->get($sys, 'recall_at_10', %p), 4),
+			Bench::fmt($b->get($sys, 'qps', %p1), 1), ($N > 1 ? Bench::fmt($b->get($sys, 'qps', %pN), 1) : ()),
+			map({ Bench::fmt($b->get($sys, "latency_p${_}_ms", %p1), 2) } 50, 95, 99),
+			Bench::fmt($b->get($sys, 'buffers_per_query', %p), 1),
+			Bench::fmt($b->get($sys, 'explain_shared_hit', %p), 0) . ' / ' . Bench::fmt($b->get($sys, 'explain_shared_read', %p), 0) ];
+	};
+	push @rows, $row->('exact');
+	for my $sys (@$idx) { push @rows, $row->($sys, ef_search => $_) for @$efs; }
+	$md .= Bench::md_table([ 'system', 'ef_search', 'recall@10', 'QPS c=1', ($N > 1 ? "QPS c=$N" : ()), 'p50 ms', 'p95 ms', 'p99 ms', 'buffers/query', 'q#1 hit / read' ], @rows);
+
+	# QPS at equal recall
+	my %at;
+	for my $sys (@$idx) {
+		for my $c (@cl) {
+			my @pts = map { [ $b->get($sys, 'recall_at_10', ef_search => $_), $b->get($sys, 'qps', ef_search => $_, clients => $c), $_ ] } @$efs;
+			for my $t (0.90, 0.95, 0.99) {
+				my ($q, $kind, $txt) = qps_at_recall(\@pts, $t);
+				$at{$sys}{$c}{$t} = [ $q, $kind, $txt ];
+				$b->record(system => $sys, name => 'qps_at_recall', unit => 'tx/s', params => { recall => $t, clients => $c },
+					samples => [$q], extra => { kind => $kind, how => $txt }) if defined $q;
+			}
+		}
+	}
+	my $cell = sub { my ($a) = @_; return 'never' unless defined $a->[0]; return ($a->[1] eq 'lower_bound' ? '≥ ' : '') . Bench::fmt($a->[0], 1); };
+	if (@$idx) {
+		$md .= "\n## QPS at equal recall@10\n\nEach system's QPS interpolated at the recall level on its recall/QPS curve (log QPS linear in recall between the two measured ef_search points around the first crossing); "
+		  . "'≥' = already reached at the smallest ef_search (QPS there, a lower bound); 'never' = no ef_search reached it.\n\n";
+		my @r;
+		for my $t (0.90, 0.95, 0.99) {
+			for my $c (@cl) {
+				my @cells = map { $cell->($at{$_}{$c}{$t}) . " ($at{$_}{$c}{$t}[2])" } @$idx;
+				my $ratio = '–';
+				if (@$idx == 2) {
+					my ($e, $p) = ($at{engram_hnsw}{$c}{$t}, $at{pgvector_hnsw}{$c}{$t});
+					if (defined $e->[0] && defined $p->[0]) {
+						$ratio = Bench::ratio($e->[0], $p->[0]);
+						$ratio .= ' (bounds: indicative)' if $e->[1] eq 'lower_bound' || $p->[1] eq 'lower_bound';
+						$b->record(system => 'engram_hnsw/pgvector_hnsw', name => 'qps_at_recall_ratio', unit => 'ratio',
+							params => { recall => $t, clients => $c }, samples => [ $e->[0] / $p->[0] ]);
+					} elsif (!defined $e->[0] && defined $p->[0]) { $ratio = 'engram never reaches it'; }
+					elsif (defined $e->[0] && !defined $p->[0]) { $ratio = 'pgvector never reaches it'; }
+					else { $ratio = 'neither reaches it'; }
+				}
+				push @r, [ $t, $c, @cells, (@$idx == 2 ? ($ratio) : ()) ];
+			}
+		}
+		$md .= Bench::md_table([ 'recall@10', 'clients', (map { "$_ QPS" } @$idx), (@$idx == 2 ? ('engram/pgvector') : ()) ], @r);
+	}
+	if (@$idx) {
+		$md .= "\n## Inserts into the indexed table\n\npgbench, 1 client, $o->{insert_secs} s per run, batches of 50 rows (`bench/sql/glove-insert.pgbench`), median of $o->{reps} interleaved runs, after the searches.\n\n";
+		$md .= Bench::md_table([ 'system', 'rows/s', 'batch p50 ms', 'batch p95 ms', 'batch p99 ms', 'rows at the end' ],
+			map { my $sys = $_; [ $sys, Bench::fmt($b->get($sys, 'insert_rows_per_s'), 0), map({ Bench::fmt($b->get($sys, "insert_batch_p${_}_ms"), 1) } 50, 95, 99),
+				$b->{info}{"rows_after_inserts_$sys"} ] } @$idx) if defined $b->get($idx->[0], 'insert_rows_per_s');
+	}
+	if (@$idx == 2) {
+		my ($E, $P) = ('engram_hnsw', 'pgvector_hnsw');
+		my $R = sub { my ($m, %p) = @_; return Bench::ratio($b->get($E, $m, %p), $b->get($P, $m, %p)); };
+		$md .= "\n## engram_hnsw / pgvector_hnsw\n\nQPS, rows/s: > 1 means engram is faster; times, sizes, buffers: < 1 means engram is smaller/faster.\n\n";
+		my $par = $R->('build_time_s', workers => 2);
+		$par .= ' (engram single-process vs pgvector parallel)' if defined $par && !$b->get($E, 'build_workers_seen', workers => 2);
+		$md .= Bench::md_table([ 'measure', 'engram/pgvector' ],
+			[ 'build time, 1 process', $R->('build_time_s', workers => 0) ],
+			[ 'build time, 2 workers requested', $par ],
+			[ 'index size', $R->('index_size_mb', workers => 0) ],
+			[ 'insert rows/s (1 client, 50-row batches)', $R->('insert_rows_per_s') ]);
+		$md .= "\n";
+		my @r;
+		for my $ef (@$efs) {
+			my %p = (ef_search => $ef);
+			push @r, [ $ef, Bench::fmt($b->get($E, 'recall_at_10', %p), 4) . ' / ' . Bench::fmt($b->get($P, 'recall_at_10', %p), 4),
+				(map { $R->('qps', %p, clients => $_) } @cl), $R->('latency_p50_ms', %p, clients => 1), $R->('buffers_per_query', %p) ];
+		}
+		$md .= Bench::md_table([ 'ef_search', 'recall@10 engram / pgvector', (map { "QPS ratio c=$_" } @cl), 'p50 ratio', 'buffers/query ratio' ], @r);
+		$md .= "\nAt equal ef_search the recalls differ: the QPS-at-equal-recall table above is the fair comparison.\n";
+	}
+	return $md;
+}
+
 sub filtered_part
 {
 	my ($b, $db, $idx, $efs, $nq) = @_;
 	my @rows;
 	for my $cat (1, 2) {
 		my $where = "WHERE i.category = $cat";
-		my (undef, $secs, $nodes, $exact) = recall_pass($b, 'bench_engram', 'SET enable_indexscan = off;', undef, $where);
+		my (undef, $secs, $nodes, $exact) = recall_pass($b, 'bench_engram', $EXACT_SETUP, undef, $where);
 		my %gt = map { $_ => $exact->{$_} } keys %$exact;
 		my $stats = sub {
 			my ($sys, $params, $res, $secs) = @_;
@@ -439,16 +710,7 @@ sub mixed_part
 	my $o = $b->{opts};
 	$b->{systems}{exact}{available} = JSON::PP::false;
 	$b->{systems}{exact}{reason} = 'not part of glove-mixed';
-	for my $sys (@$idx) {
-		my $d = $db->{$sys};
-		$b->psql($d->{db}, "CREATE TABLE insert_src AS SELECT row_number() OVER (ORDER BY id)::int AS rn, word, embedding FROM items;
-			ALTER TABLE insert_src ADD PRIMARY KEY (rn);
-			SELECT setseed(0.42);
-			CREATE TABLE noise AS SELECT g AS nid, (SELECT array_agg((random() - 0.5) * 0.02)::real[]::vector(100) FROM generate_series(1, 100) x WHERE g > 0) AS v FROM generate_series(1, 100) g;
-			ALTER TABLE noise ADD PRIMARY KEY (nid);
-			CREATE SEQUENCE items_new_id START 100000000;
-			VACUUM ANALYZE insert_src, noise;");
-	}
+	setup_insert_sources($b, $db->{$_}{db}) for @$idx;
 	my $nsrc = $b->psql('bench_engram', 'SELECT count(*) FROM items');
 	my %runs;
 	for my $rep (1 .. $o->{reps}) {
