@@ -96,7 +96,14 @@ sub start_cluster
 	my $base = $self->{opts}{cluster_dir} // "$BENCH/.cluster";
 	my $dir = "$base/" . $self->{scenario};
 	if (-d $dir) {
-		system(as_user('pg_ctl', '-D', $dir, '-m', 'fast', '-w', 'stop'), ) if -f "$dir/postmaster.pid";
+		# A live server here belongs to another bench/run of this scenario (the
+		# data directory and port are per scenario): never stop it.  A stale one
+		# (postmaster.pid of a dead process) is cleared.
+		if (-f "$dir/postmaster.pid") {
+			my ($pid) = split /\n/, (eval { slurp("$dir/postmaster.pid") } // '');
+			die "a server is running in $dir (pid $pid): another 'bench/run $self->{scenario}' is probably in progress; "
+			  . "wait for it to finish or use --cluster-dir and --port\n" if $pid && $pid =~ /^\d+$/ && kill(0, $pid);
+		}
 		remove_tree($dir);
 	}
 	make_path($base);

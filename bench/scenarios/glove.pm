@@ -603,7 +603,7 @@ sub search_report
 		my @r;
 		for my $t (0.90, 0.95, 0.99) {
 			for my $c (@cl) {
-				my @cells = map { $cell->($at{$_}{$c}{$t}) . " ($at{$_}{$c}{$t}[2])" } @$idx;
+				my @cells = map { defined $at{$_}{$c}{$t}[0] ? $cell->($at{$_}{$c}{$t}) . " ($at{$_}{$c}{$t}[2])" : $at{$_}{$c}{$t}[2] } @$idx;
 				my $ratio = '–';
 				if (@$idx == 2) {
 					my ($e, $p) = ($at{engram_hnsw}{$c}{$t}, $at{pgvector_hnsw}{$c}{$t});
@@ -621,7 +621,7 @@ sub search_report
 		}
 		$md .= Bench::md_table([ 'recall@10', 'clients', (map { "$_ QPS" } @$idx), (@$idx == 2 ? ('engram/pgvector') : ()) ], @r);
 	}
-	if (@$idx) {
+	if (@$idx && defined $b->get($idx->[0], 'insert_rows_per_s')) {
 		$md .= "\n## Inserts into the indexed table\n\npgbench, 1 client, $o->{insert_secs} s per run, batches of 50 rows (`bench/sql/glove-insert.pgbench`), median of $o->{reps} interleaved runs, after the searches.\n\n";
 		$md .= Bench::md_table([ 'system', 'rows/s', 'batch p50 ms', 'batch p95 ms', 'batch p99 ms', 'rows at the end' ],
 			map { my $sys = $_; [ $sys, Bench::fmt($b->get($sys, 'insert_rows_per_s'), 0), map({ Bench::fmt($b->get($sys, "insert_batch_p${_}_ms"), 1) } 50, 95, 99),
@@ -637,7 +637,7 @@ sub search_report
 			[ 'build time, 1 process', $R->('build_time_s', workers => 0) ],
 			[ 'build time, 2 workers requested', $par ],
 			[ 'index size', $R->('index_size_mb', workers => 0) ],
-			[ 'insert rows/s (1 client, 50-row batches)', $R->('insert_rows_per_s') ]);
+			(defined $b->get($E, 'insert_rows_per_s') ? ([ 'insert rows/s (1 client, 50-row batches)', $R->('insert_rows_per_s') ]) : ()));
 		$md .= "\n";
 		my @r;
 		for my $ef (@$efs) {
