@@ -401,14 +401,14 @@ BuildPairDistance(void *ctx, int a, int b)
  */
 static int
 SelectFromCandidates(HnswBuildGraph *g, const BuildCand *cands, int ncand,
-					 int maxn, bool fill, InsertScratch *s, int32 *ids)
+					 int maxn, InsertScratch *s, int32 *ids)
 {
 	SelectCtx	ctx = {g, cands};
 	int			nsel;
 
 	for (int i = 0; i < ncand; i++)
 		s->dist[i] = cands[i].distance;
-	nsel = HnswSelectNeighbors(g->info.metric, ncand, s->dist, maxn, fill,
+	nsel = HnswSelectNeighbors(g->info.metric, ncand, s->dist, maxn, true,
 							   BuildPairDistance, &ctx, s->sel);
 	for (int i = 0; i < nsel; i++)
 		ids[i] = cands[s->sel[i]].id;
@@ -448,7 +448,7 @@ AddBackLink(HnswBuildGraph *g, int node, int newid, int layer, InsertScratch *s)
 		s->prune[maxn].id = newid;
 		s->prune[maxn].distance = Dist(g, node, newid);
 		qsort(s->prune, maxn + 1, sizeof(BuildCand), CompareBuildCand);
-		list[0] = SelectFromCandidates(g, s->prune, maxn + 1, maxn, false, s, list + 1);
+		list[0] = SelectFromCandidates(g, s->prune, maxn + 1, maxn, s, list + 1);
 	}
 	UnlockNode(g, node);
 }
@@ -550,7 +550,7 @@ GraphInsert(HnswBuildGraph *g, int id, InsertScratch *s)
 			ChainDuplicate(g, id, s->found[0].id, s);
 			return;
 		}
-		nsel = SelectFromCandidates(g, s->found, nfound, maxn, false, s, s->selected);
+		nsel = SelectFromCandidates(g, s->found, nfound, maxn, s, s->selected);
 
 		LockNode(g, id, LW_EXCLUSIVE);
 		list = HnswGraphList(g, id, layer);
@@ -596,64 +596,6 @@ MarkReachable(HnswBuildGraph *g, bool *reached, int32 *queue)
 		}
 	}
 	return tail;
-}
-
-/*
- * The selection heuristic leaves about a third of the layer-0 slots empty.
- * Full lists find the same neighbours with a smaller ef_search (pgvector
- * keeps the candidates the heuristic pruned in them), but keeping them full
- * during the build makes every back-link a pruning pass and the build
- * several times slower.  So the build prunes freely, and this pass then
- * fills each node's free slots with its nearest neighbours of neighbours
- * that it does not link to yet: the candidates pruning would have kept,
- * for one sweep over the graph.
- */
-static void
-FillLists(HnswBuildGraph *g)
-{
-	int			maxn = 2 * g->info.m;
-	uint32	   *seen = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint32) * Max(g->n, 1));
-	BuildCand  *cands = palloc(sizeof(BuildCand) * maxn * maxn);
-	uint32		epoch = 0;
-
-	memset(seen, 0, sizeof(uint32) * Max(g->n, 1));
-	for (int u = 0; u < g->n; u++)
-	{
-		int32	   *list = HnswGraphList(g, u, 0);
-		int			n = list[0];
-		int			ncand = 0;
-
-		if ((u & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (n >= maxn || n == 0)
-			continue;
-
-		epoch++;
-		seen[u] = epoch;
-		for (int i = 0; i < n; i++)
-			seen[list[1 + i]] = epoch;
-		for (int i = 0; i < n; i++)
-		{
-			int32	   *second = HnswGraphList(g, list[1 + i], 0);
-
-			for (int k = 0; k < second[0]; k++)
-			{
-				int32		w = second[1 + k];
-
-				if (seen[w] == epoch)
-					continue;
-				seen[w] = epoch;
-				cands[ncand].id = w;
-				cands[ncand].distance = Dist(g, u, w);
-				ncand++;
-			}
-		}
-		qsort(cands, ncand, sizeof(BuildCand), CompareBuildCand);
-		for (int k = 0; k < ncand && list[0] < maxn; k++)
-			list[1 + list[0]++] = cands[k].id;
-	}
-	pfree(seen);
-	pfree(cands);
 }
 
 /*
@@ -939,7 +881,5 @@ HnswGraphBuild(HnswBuildGraph *g, Relation heap, Relation index)
 		InsertLoop(g, &next, true);
 	}
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, g->n);
-	if (g->info.metric != HNSW_METRIC_IP)
-		FillLists(g);
 	EnsureReachable(g);
 }
