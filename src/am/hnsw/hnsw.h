@@ -121,8 +121,6 @@ typedef struct HnswMetaPageData
 	uint16		unused;
 	BlockNumber hot_end;		/* first block after the hot tier */
 	BlockNumber insert_page;	/* last page, where new nodes go */
-	uint64		nodes;			/* nodes ever added (live and deleted) */
-	uint64		deleted;		/* nodes marked deleted, not yet reused */
 } HnswMetaPageData;
 
 typedef HnswMetaPageData *HnswMetaPage;

@@ -174,7 +174,6 @@ GraphWrite(BuildState *bs)
 		}
 		meta->hot_end = hot_end;
 		meta->insert_page = g->n > 0 ? blkno : InvalidBlockNumber;
-		meta->nodes = g->n;
 	}
 	WritePage(bs->index, bs->forknum, page, HNSW_METAPAGE_BLKNO);
 

@@ -134,8 +134,6 @@ PlaceNode(Relation index, HnswNodeHeader *node, Size size)
 			if (off == InvalidOffsetNumber)
 				elog(ERROR, "failed to add node to engram_hnsw index \"%s\"",
 					 RelationGetRelationName(index));
-			metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
-			HnswPageGetMeta(metapage)->nodes++;
 			GenericXLogFinish(state);
 			UnlockReleaseBuffer(buf);
 			UnlockReleaseBuffer(metabuf);
@@ -157,7 +155,6 @@ PlaceNode(Relation index, HnswNodeHeader *node, Size size)
 	metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
 	meta = HnswPageGetMeta(metapage);
 	meta->insert_page = blkno;
-	meta->nodes++;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
 	UnlockReleaseBuffer(metabuf);
