@@ -3,7 +3,9 @@
 
 ENGRAM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PG_MAJOR="${PG_MAJOR:-15}"
-PG_BINDIR="/usr/lib/postgresql/$PG_MAJOR/bin"
+# PG_BINDIR may point at a relocated copy of the installation (parallel work
+# on one machine without reinstalling into the shared server directories)
+PG_BINDIR="${PG_BINDIR:-/usr/lib/postgresql/$PG_MAJOR/bin}"
 # PostgreSQL refuses to run as root: servers and TAP tests run as this user
 ENGRAM_TEST_USER="${ENGRAM_TEST_USER:-engram}"
 
