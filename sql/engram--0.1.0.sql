@@ -705,3 +705,287 @@ CREATE FUNCTION engram.explain_search(index regclass, query anyelement,
 	RETURNS record
 	AS 'MODULE_PATHNAME', 'engram_hnsw_explain_search' LANGUAGE C STRICT;
 COMMENT ON FUNCTION engram.explain_search(regclass, anyelement, int) IS 'counters of one engram_hnsw graph search';
+
+-- statistics and tuning -------------------------------------------------------
+
+CREATE FUNCTION engram.index_statistics(
+	OUT dbid oid, OUT indexrelid oid, OUT scans bigint, OUT tuples_returned bigint,
+	OUT distance_computations bigint, OUT nodes_expanded bigint,
+	OUT hot_hits bigint, OUT hot_reads bigint, OUT warm_hits bigint, OUT warm_reads bigint,
+	OUT cold_hits bigint, OUT cold_reads bigint, OUT iterative_restarts bigint,
+	OUT inserts bigint, OUT scan_seconds float8, OUT insert_seconds float8,
+	OUT scan_latency_buckets bigint[], OUT insert_latency_buckets bigint[],
+	OUT stats_since timestamptz)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'engram_index_statistics' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION engram.index_statistics() IS 'counters of every index engram tracks, in every database (needs shared_preload_libraries)';
+
+CREATE FUNCTION engram.latency_bucket_bounds() RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'engram_latency_bucket_bounds' LANGUAGE C STRICT IMMUTABLE;
+COMMENT ON FUNCTION engram.latency_bucket_bounds() IS 'upper bounds in seconds of the latency histogram buckets';
+
+CREATE VIEW engram.index_stats AS
+	SELECT n.nspname AS schemaname, t.relname AS tablename, i.relname AS indexname,
+		s.indexrelid, s.scans, s.tuples_returned, s.distance_computations,
+		s.nodes_expanded, s.hot_hits, s.hot_reads, s.warm_hits, s.warm_reads,
+		s.cold_hits, s.cold_reads, s.iterative_restarts, s.inserts,
+		s.scan_seconds, s.insert_seconds, s.scan_latency_buckets,
+		s.insert_latency_buckets, s.stats_since
+	FROM engram.index_statistics() s
+	JOIN pg_catalog.pg_class i ON i.oid = s.indexrelid
+	JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
+	JOIN pg_catalog.pg_index x ON x.indexrelid = i.oid
+	JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
+	WHERE s.dbid = (SELECT oid FROM pg_catalog.pg_database
+					WHERE datname = pg_catalog.current_database());
+COMMENT ON VIEW engram.index_stats IS 'scans, distances, buffers per tier, inserts and latency of this database''s engram indexes';
+
+CREATE FUNCTION engram.reset_stats(index regclass DEFAULT NULL) RETURNS void
+	AS 'MODULE_PATHNAME', 'engram_reset_stats' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION engram.reset_stats(regclass) IS 'forget the statistics of one index, or of all when NULL';
+REVOKE ALL ON FUNCTION engram.reset_stats(regclass) FROM PUBLIC;
+
+CREATE FUNCTION engram.metrics() RETURNS text
+	AS 'MODULE_PATHNAME', 'engram_metrics' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION engram.metrics() IS 'statistics of this database''s engram indexes in Prometheus text format';
+
+CREATE FUNCTION engram.hnsw_build_memory(index regclass) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'engram_hnsw_build_memory' LANGUAGE C STRICT STABLE;
+COMMENT ON FUNCTION engram.hnsw_build_memory(regclass) IS 'bytes of maintenance_work_mem a rebuild of an engram_hnsw index needs to build in memory';
+
+-- The ordering operator of an index's operator class, its column and type
+CREATE FUNCTION engram.index_order_by(index regclass,
+	OUT tbl regclass, OUT col name, OUT coltype regtype, OUT op text)
+	RETURNS record LANGUAGE sql STABLE STRICT AS $$
+	SELECT x.indrelid::regclass, a.attname, a.atttypid::regtype,
+		o.oid::regoperator::text
+	FROM pg_catalog.pg_index x
+	JOIN pg_catalog.pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
+	JOIN pg_catalog.pg_opclass c ON c.oid = x.indclass[0]
+	JOIN pg_catalog.pg_amop ao ON ao.amopfamily = c.opcfamily AND ao.amoppurpose = 'o'
+		AND ao.amopstrategy = 1 AND ao.amoplefttype = a.atttypid
+	JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr
+	WHERE x.indexrelid = $1
+$$;
+
+CREATE FUNCTION engram.tune(index regclass, target_recall real DEFAULT 0.95,
+	k int DEFAULT 10, sample int DEFAULT 200, queries regclass DEFAULT NULL)
+	RETURNS TABLE (ef_search int, recall float8, mean_latency_ms float8, meets_target bool)
+	LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	ob record;
+	qcol name;
+	source text;
+	vecs text[];
+	thresholds float8[];
+	expected int[];
+	opname text;
+	exact_sql text;
+	ann_sql text;
+	plan json;
+	saved text[];
+	gucs CONSTANT text[] := ARRAY['engram.ef_search', 'engram.iterative_scan',
+		'enable_seqscan', 'enable_indexscan', 'enable_bitmapscan', 'enable_indexonlyscan'];
+	thr float8;
+	found int;
+	hits int;
+	total int;
+	t0 timestamptz;
+	elapsed float8;
+	ef int;
+BEGIN
+	IF (SELECT am.amname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_am am ON am.oid = c.relam
+		WHERE c.oid = index) IS DISTINCT FROM 'engram_hnsw' THEN
+		RAISE EXCEPTION '"%" is not an engram_hnsw index', index USING ERRCODE = 'wrong_object_type';
+	END IF;
+	IF target_recall IS NULL OR target_recall <= 0 OR target_recall > 1 THEN
+		RAISE EXCEPTION 'target_recall must be greater than 0 and at most 1'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF k IS NULL OR k < 1 OR k > 1000 THEN
+		RAISE EXCEPTION 'k must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF sample IS NULL OR sample < 1 OR sample > 100000 THEN
+		RAISE EXCEPTION 'sample must be between 1 and 100000' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	ob := engram.index_order_by(index);
+	opname := pg_catalog.split_part(ob.op, '(', 1);
+
+	-- the query vectors: a sample of the table, or the first column of the
+	-- indexed column's type of the given table
+	IF queries IS NULL THEN
+		source := pg_catalog.format('SELECT %1$I AS v FROM %2$s WHERE %1$I IS NOT NULL
+			ORDER BY random()', ob.col, ob.tbl);
+	ELSE
+		SELECT a.attname INTO qcol FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = queries AND a.atttypid = ob.coltype AND a.attnum > 0
+			AND NOT a.attisdropped ORDER BY a.attnum LIMIT 1;
+		IF qcol IS NULL THEN
+			RAISE EXCEPTION 'table % has no column of type %', queries, ob.coltype
+				USING ERRCODE = 'undefined_column';
+		END IF;
+		source := pg_catalog.format('SELECT %1$I AS v FROM %2$s WHERE %1$I IS NOT NULL',
+			qcol, queries);
+	END IF;
+	EXECUTE pg_catalog.format('SELECT array_agg(v::text) FROM (%s LIMIT %s) s', source, sample)
+		INTO vecs;
+	IF vecs IS NULL THEN
+		RAISE EXCEPTION 'no query vectors: the table is empty' USING ERRCODE = 'no_data_found';
+	END IF;
+
+	-- every setting changed here is put back at the end (set_config local:
+	-- nothing is written, so this runs read-only and on a replica)
+	SELECT array_agg(pg_catalog.current_setting(g)) INTO saved FROM unnest(gucs) g;
+
+	-- exact answers: the k-th smallest distance per query, by a full scan
+	PERFORM pg_catalog.set_config('enable_indexscan', 'off', true),
+		pg_catalog.set_config('enable_bitmapscan', 'off', true),
+		pg_catalog.set_config('enable_indexonlyscan', 'off', true),
+		pg_catalog.set_config('enable_seqscan', 'on', true);
+	exact_sql := pg_catalog.format('SELECT max(d), count(*) FROM (SELECT %1$I OPERATOR(%5$s) $1::%3$s AS d
+		FROM %2$s WHERE %1$I IS NOT NULL ORDER BY 1 LIMIT %4$s) s',
+		ob.col, ob.tbl, ob.coltype, k, opname);
+	thresholds := '{}';
+	expected := '{}';
+	total := 0;
+	FOR i IN 1 .. pg_catalog.array_length(vecs, 1) LOOP
+		EXECUTE exact_sql INTO thr, found USING vecs[i];
+		thresholds := thresholds || thr;
+		expected := expected || found;
+		total := total + found;
+	END LOOP;
+
+	-- searches through the index with increasing ef_search
+	PERFORM pg_catalog.set_config('enable_indexscan', 'on', true),
+		pg_catalog.set_config('enable_seqscan', 'off', true),
+		pg_catalog.set_config('engram.iterative_scan', 'off', true);
+	ann_sql := pg_catalog.format('SELECT %1$I OPERATOR(%4$s) $1::%3$s FROM %2$s
+		ORDER BY %1$I OPERATOR(%4$s) $1::%3$s LIMIT %5$s',
+		ob.col, ob.tbl, ob.coltype, opname, k);
+	EXECUTE 'EXPLAIN (FORMAT JSON) ' || ann_sql INTO plan USING vecs[1];
+	IF pg_catalog.strpos(plan::text, pg_catalog.format('"Index Name": %s',
+			pg_catalog.to_json((SELECT relname FROM pg_catalog.pg_class WHERE oid = index)))) = 0 THEN
+		RAISE EXCEPTION 'the planner does not use index % for ORDER BY %', index, opname
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			HINT = 'Another index on the same column may be preferred; drop it or tune on a copy.';
+	END IF;
+	FOREACH ef IN ARRAY ARRAY[10, 20, 40, 60, 80, 120, 160, 200, 300, 400, 600, 800, 1000] LOOP
+		CONTINUE WHEN ef < k AND ef < 1000;
+		PERFORM pg_catalog.set_config('engram.ef_search', ef::text, true);
+		found := 0;
+		elapsed := 0;
+		FOR i IN 1 .. pg_catalog.array_length(vecs, 1) LOOP
+			t0 := pg_catalog.clock_timestamp();
+			EXECUTE 'SELECT count(*) FILTER (WHERE d <= $2) FROM (' || ann_sql || ') r(d)'
+				INTO hits USING vecs[i], thresholds[i];
+			elapsed := elapsed + extract(epoch FROM pg_catalog.clock_timestamp() - t0);
+			found := found + hits;
+		END LOOP;
+		ef_search := ef;
+		recall := CASE WHEN total = 0 THEN 1 ELSE found::float8 / total END;
+		mean_latency_ms := elapsed * 1000 / pg_catalog.array_length(vecs, 1);
+		meets_target := recall >= target_recall;
+		RETURN NEXT;
+		EXIT WHEN meets_target;
+	END LOOP;
+
+	FOR i IN 1 .. pg_catalog.array_length(gucs, 1) LOOP
+		PERFORM pg_catalog.set_config(gucs[i], saved[i], true);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION engram.tune(regclass, real, int, int, regclass) IS 'recall@k and latency of an engram_hnsw index for increasing ef_search, up to the first that meets the target';
+
+-- A setting's value in bytes (for memory settings)
+CREATE FUNCTION engram.setting_bytes(name text) RETURNS bigint
+	LANGUAGE sql STABLE STRICT AS $$
+	SELECT s.setting::bigint * CASE s.unit WHEN 'B' THEN 1 WHEN 'kB' THEN 1024
+		WHEN '8kB' THEN 8192 WHEN 'MB' THEN 1048576 ELSE NULL END
+	FROM pg_catalog.pg_settings s WHERE s.name = $1
+$$;
+
+-- Whole megabytes at least this many bytes, as a setting value
+CREATE FUNCTION engram.megabytes(bytes bigint) RETURNS text
+	LANGUAGE sql IMMUTABLE STRICT AS $$
+	SELECT ceil($1 / 1048576.0)::bigint || 'MB'
+$$;
+
+-- Advice on a memory setting that should hold need bytes (NULL: no index)
+CREATE FUNCTION engram.memory_advice(name text, need bigint, enough text, short text,
+	OUT setting text, OUT current text, OUT suggested text, OUT reason text)
+	LANGUAGE sql STABLE AS $$
+	SELECT $1, pg_catalog.current_setting($1),
+		CASE WHEN $2 > engram.setting_bytes($1) THEN engram.megabytes($2)
+			ELSE pg_catalog.current_setting($1) END,
+		CASE WHEN $2 IS NULL THEN 'no engram_hnsw index in this database'
+			WHEN $2 > engram.setting_bytes($1) THEN $4 ELSE $3 END
+$$;
+
+CREATE FUNCTION engram.advise()
+	RETURNS TABLE (setting text, current text, suggested text, reason text)
+	LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	nindexes int;
+	index_bytes bigint;
+	largest regclass;
+	build_bytes bigint;
+	value bigint;
+BEGIN
+	SELECT count(*), coalesce(sum(pg_catalog.pg_relation_size(c.oid)), 0)
+	INTO nindexes, index_bytes
+	FROM pg_catalog.pg_class c JOIN pg_catalog.pg_am am ON am.oid = c.relam
+	WHERE am.amname = 'engram_hnsw' AND c.relkind = 'i';
+	SELECT i.indexrelid::regclass, engram.hnsw_build_memory(i.indexrelid)
+	INTO largest, build_bytes
+	FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+	JOIN pg_catalog.pg_am am ON am.oid = c.relam
+	WHERE am.amname = 'engram_hnsw'
+		AND pg_catalog.has_table_privilege(i.indrelid, 'SELECT')
+	ORDER BY 2 DESC, 1 LIMIT 1;
+
+	setting := 'shared_preload_libraries';
+	current := pg_catalog.current_setting(setting);
+	IF 'engram' = ANY (SELECT pg_catalog.regexp_replace(pg_catalog.btrim(l), '^\$libdir/', '')
+					   FROM pg_catalog.unnest(pg_catalog.string_to_array(current, ',')) l) THEN
+		suggested := current;
+		reason := 'engram is preloaded: engram.index_stats and engram.metrics() collect statistics';
+	ELSE
+		suggested := CASE WHEN current = '' THEN 'engram' ELSE current || ', engram' END;
+		reason := 'engram.index_stats and engram.metrics() need engram preloaded (takes a restart)';
+	END IF;
+	RETURN NEXT;
+
+	-- the index pages (hot and warm tiers) should stay in shared buffers,
+	-- with a quarter left for the heap pages re-ranking reads (cold tier)
+	RETURN QUERY SELECT * FROM engram.memory_advice('shared_buffers',
+		CASE WHEN nindexes > 0 THEN index_bytes * 4 / 3 END,
+		pg_catalog.format('the engram_hnsw indexes (%s, hot and warm tiers) fit with room for the heap pages re-ranking reads',
+						  pg_catalog.pg_size_pretty(index_bytes)),
+		pg_catalog.format('the engram_hnsw indexes take %s (hot and warm tiers); searches read them through shared buffers and re-rank from heap pages: keep the indexes under three quarters of it (takes a restart)',
+						  pg_catalog.pg_size_pretty(index_bytes)));
+
+	RETURN QUERY SELECT * FROM engram.memory_advice('maintenance_work_mem', build_bytes,
+		pg_catalog.format('a rebuild of %s, the largest engram_hnsw index, builds its graph in memory (needs %s)',
+						  largest, pg_catalog.pg_size_pretty(build_bytes)),
+		pg_catalog.format('a rebuild of %s needs %s to build its graph in memory; with less it inserts the rows that do not fit one by one, much more slowly',
+						  largest, pg_catalog.pg_size_pretty(build_bytes)));
+
+	setting := 'max_parallel_maintenance_workers';
+	current := pg_catalog.current_setting(setting);
+	value := current::bigint;
+	suggested := current;
+	IF nindexes = 0 THEN
+		reason := 'no engram_hnsw index in this database';
+	ELSIF value = 0 THEN
+		suggested := least(2, pg_catalog.current_setting('max_parallel_workers')::int)::text;
+		reason := 'engram_hnsw builds the graph in parallel workers (2 workers: 0.47 of the single-process build time on GloVe 340K, README)';
+	ELSIF value > pg_catalog.current_setting('max_parallel_workers')::int THEN
+		suggested := pg_catalog.current_setting('max_parallel_workers');
+		reason := 'no more workers than max_parallel_workers can start';
+	ELSE
+		reason := 'index builds may use parallel workers';
+	END IF;
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION engram.advise() IS 'settings checked against the engram indexes of this database: current value, suggested value, reason';

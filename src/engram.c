@@ -15,13 +15,15 @@
 #include "am/hnsw/hnsw.h"
 #include "simd.h"
 #include "simd_guc.h"
+#include "stats.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
 /*
- * Pick the distance kernels for this CPU and define engram's settings
+ * Pick the distance kernels for this CPU, define engram's settings and,
+ * when preloading, reserve the shared memory of the statistics
  */
 void
 _PG_init(void)
@@ -29,6 +31,7 @@ _PG_init(void)
 	engram_simd_init();
 	EngramSimdDefineGuc();
 	EngramHnswInit();
+	EngramStatsInit();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("engram");

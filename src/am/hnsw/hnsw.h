@@ -252,8 +252,10 @@ typedef struct HnswSearchStats
 {
 	uint64		distances;		/* node codes compared */
 	uint64		nodes_expanded;
-	uint64		pages_hot;
+	uint64		pages_hot;		/* index pages pinned, per tier */
 	uint64		pages_warm;
+	uint64		pages_hot_read; /* of which not in shared buffers */
+	uint64		pages_warm_read;
 } HnswSearchStats;
 
 typedef struct HnswVisited HnswVisited;

@@ -33,6 +33,7 @@
 #include "utils/rel.h"
 
 #include "am/hnsw/hnsw.h"
+#include "am/hnsw/hnswgraph.h"
 
 /* One node as the check sees it */
 typedef struct CheckNode
@@ -542,4 +543,28 @@ engram_hnsw_explain_search(PG_FUNCTION_ARGS)
 	values[5] = Int32GetDatum(found);
 	values[6] = Int32GetDatum(meta.entry_level);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/*
+ * engram.hnsw_build_memory(index regclass): the maintenance_work_mem a
+ * rebuild needs to build the whole graph in memory, by the measure the build
+ * itself applies (HnswGraphBytesPerNode per row of the table, as of its last
+ * VACUUM or ANALYZE)
+ */
+PG_FUNCTION_INFO_V1(engram_hnsw_build_memory);
+Datum
+engram_hnsw_build_memory(PG_FUNCTION_ARGS)
+{
+	Relation	index = OpenHnswIndex(PG_GETARG_OID(0));
+	Relation	heap = relation_open(index->rd_index->indrelid, AccessShareLock);
+	HnswIndexInfo info;
+	double		rows = heap->rd_rel->reltuples;
+
+	/* never vacuumed or analyzed: the index's own count, else nothing */
+	if (rows < 0)
+		rows = Max(index->rd_rel->reltuples, 0);
+	HnswGetIndexInfo(index, &info);
+	relation_close(heap, AccessShareLock);
+	index_close(index, AccessShareLock);
+	PG_RETURN_INT64((int64) (rows * HnswGraphBytesPerNode(&info)));
 }

@@ -28,6 +28,7 @@
 #include "utils/rel.h"
 
 #include "am/hnsw/hnsw.h"
+#include "stats.h"
 
 /*
  * Put pages that still have reusable slots back into the free space map,
@@ -478,8 +479,24 @@ engram_hnsw_insert(Relation index, Datum *values, bool *isnull,
 	x = palloc(sizeof(float) * info->dim);
 	prepared = HnswPrepareVector(info, values[0], x);
 	if (prepared != HNSW_PREPARED_SKIP)
+	{
+		bool		counting = EngramStatsActive();
+		instr_time	start;
+
+		INSTR_TIME_SET_ZERO(start);
+		if (counting)
+			INSTR_TIME_SET_CURRENT(start);
 		HnswInsertVector(index, info, x, heap_tid,
 						 prepared == HNSW_PREPARED_UNBOUNDED);
+		if (counting)
+		{
+			instr_time	elapsed;
+
+			INSTR_TIME_SET_CURRENT(elapsed);
+			INSTR_TIME_SUBTRACT(elapsed, start);
+			EngramStatsCountInsert(index, elapsed);
+		}
+	}
 	pfree(x);
 	return false;
 }

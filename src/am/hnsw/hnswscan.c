@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "access/relscan.h"
+#include "executor/instrument.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
@@ -26,6 +27,7 @@
 #include "utils/rel.h"
 
 #include "am/hnsw/hnsw.h"
+#include "stats.h"
 
 typedef struct HnswScanOpaqueData
 {
@@ -41,7 +43,14 @@ typedef struct HnswScanOpaqueData
 	HnswVisited *returned;		/* nodes handed out (iterative scans) */
 	double		last_bound;		/* strict_order: bounds never go down */
 	uint32		last_visited;	/* nodes the last search looked at */
+
+	/* statistics (src/stats.c), when counting */
+	bool		counting;
 	HnswSearchStats stats;
+	EngramScanCounts counts;
+	bool		gap_open;		/* a row was returned; its heap fetch follows */
+	int64		gap_hits;		/* pgBufferUsage when the row was returned */
+	int64		gap_reads;
 } HnswScanOpaqueData;
 
 typedef HnswScanOpaqueData *HnswScanOpaque;
@@ -61,6 +70,42 @@ engram_hnsw_beginscan(Relation index, int nkeys, int norderbys)
 	return scan;
 }
 
+/*
+ * Buffer use since the last row was returned: the executor's fetch of that
+ * row's heap tuple, the cold tier (see README, "Statistics")
+ */
+static void
+CloseColdGap(HnswScanOpaque so)
+{
+	if (!so->gap_open)
+		return;
+	so->counts.hits[ENGRAM_TIER_COLD] += pgBufferUsage.shared_blks_hit - so->gap_hits;
+	so->counts.reads[ENGRAM_TIER_COLD] += pgBufferUsage.shared_blks_read - so->gap_reads;
+	so->gap_open = false;
+}
+
+/*
+ * Hand a finished scan's counters to shared memory, once per scan
+ */
+static void
+FlushScanStats(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	EngramScanCounts *c = &so->counts;
+
+	if (!so->started || !so->counting)
+		return;
+	CloseColdGap(so);
+	c->distances = so->stats.distances;
+	c->nodes_expanded = so->stats.nodes_expanded;
+	c->hits[ENGRAM_TIER_HOT] = so->stats.pages_hot - so->stats.pages_hot_read;
+	c->reads[ENGRAM_TIER_HOT] = so->stats.pages_hot_read;
+	c->hits[ENGRAM_TIER_WARM] = so->stats.pages_warm - so->stats.pages_warm_read;
+	c->reads[ENGRAM_TIER_WARM] = so->stats.pages_warm_read;
+	EngramStatsFlushScan(scan->indexRelation, c);
+	so->counting = false;
+}
+
 void
 engram_hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 				   ScanKey orderbys, int norderbys)
@@ -72,6 +117,7 @@ engram_hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	if (orderbys && scan->numberOfOrderBys > 0)
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
 
+	FlushScanStats(scan);
 	MemoryContextReset(so->cxt);
 	so->started = false;
 	so->exhausted = false;
@@ -81,6 +127,8 @@ engram_hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->returned = NULL;
 	so->last_bound = -get_float8_infinity();
 	memset(&so->stats, 0, sizeof(HnswSearchStats));
+	memset(&so->counts, 0, sizeof(EngramScanCounts));
+	so->gap_open = false;
 }
 
 static int
@@ -104,6 +152,7 @@ RunSearch(IndexScanDesc scan)
 	HnswMetaPageData meta;
 	ItemPointerData entry;
 	HnswVisited *visited;
+	HnswSearchStats *stats = so->counting ? &so->stats : NULL;
 
 	HnswReadMeta(scan->indexRelation, &meta);
 	so->nresults = 0;
@@ -112,11 +161,11 @@ RunSearch(IndexScanDesc scan)
 		return;
 
 	entry = HnswGreedyDescend(scan->indexRelation, info, &so->query, meta.entry,
-							  meta.entry_level, 0, &so->stats);
+							  meta.entry_level, 0, stats);
 	visited = HnswVisitedCreate(so->cxt, Max(1024, so->ef * 4));
 	so->results = MemoryContextAlloc(so->cxt, sizeof(HnswCandidate) * so->ef);
 	so->nresults = HnswSearchLayer(scan->indexRelation, info, &so->query, &entry, 1,
-								   0, so->ef, true, so->results, visited, &so->stats);
+								   0, so->ef, true, so->results, visited, stats);
 	so->last_visited = HnswVisitedCount(visited);
 	qsort(so->results, so->nresults, sizeof(HnswCandidate), CompareLowerBound);
 
@@ -178,6 +227,17 @@ engram_hnsw_gettuple(IndexScanDesc scan, ScanDirection dir)
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
 	MemoryContext old = MemoryContextSwitchTo(so->cxt);
 	bool		iterative = engram_hnsw_iterative_scan != HNSW_ITERATIVE_OFF;
+	bool		found = false;
+	instr_time	start;
+
+	INSTR_TIME_SET_ZERO(start);
+	if (!so->started)
+		so->counting = EngramStatsActive();
+	if (so->counting)
+	{
+		INSTR_TIME_SET_CURRENT(start);
+		CloseColdGap(so);
+	}
 
 	if (!so->started)
 	{
@@ -193,7 +253,7 @@ engram_hnsw_gettuple(IndexScanDesc scan, ScanDirection dir)
 		}
 	}
 
-	while (!so->exhausted)
+	while (!so->exhausted && !found)
 	{
 		while (so->next < so->nresults)
 		{
@@ -213,21 +273,38 @@ engram_hnsw_gettuple(IndexScanDesc scan, ScanDirection dir)
 			scan->xs_recheckorderby = true;
 			scan->xs_orderbyvals[0] = Float8GetDatum(c->lower_bound);
 			scan->xs_orderbynulls[0] = false;
-			MemoryContextSwitchTo(old);
-			return true;
+			found = true;
+			break;
 		}
 
+		if (found)
+			break;
 		if (!CanWiden(so))
 			so->exhausted = true;
 		else
 		{
 			so->ef *= 2;
+			so->counts.restarts++;
 			RunSearch(scan);
 		}
 	}
 
+	if (so->counting)
+	{
+		instr_time	now;
+
+		INSTR_TIME_SET_CURRENT(now);
+		INSTR_TIME_ACCUM_DIFF(so->counts.elapsed, now, start);
+		if (found)
+		{
+			so->counts.tuples++;
+			so->gap_open = true;
+			so->gap_hits = pgBufferUsage.shared_blks_hit;
+			so->gap_reads = pgBufferUsage.shared_blks_read;
+		}
+	}
 	MemoryContextSwitchTo(old);
-	return false;
+	return found;
 }
 
 void
@@ -235,6 +312,7 @@ engram_hnsw_endscan(IndexScanDesc scan)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
 
+	FlushScanStats(scan);
 	MemoryContextDelete(so->cxt);
 	pfree(so);
 	scan->opaque = NULL;

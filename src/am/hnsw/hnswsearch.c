@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "common/hashfn.h"
+#include "executor/instrument.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
@@ -227,16 +228,27 @@ CursorLockPage(PageCursor *c, BlockNumber blkno)
 
 	if (c->pinned_blkno[slot] != blkno)
 	{
+		int64		reads = pgBufferUsage.shared_blks_read;
+
 		if (BufferIsValid(c->pinned[slot]))
 			ReleaseBuffer(c->pinned[slot]);
 		c->pinned[slot] = ReadBufferRecent(c->index, c->recent, blkno);
 		c->pinned_blkno[slot] = blkno;
 		if (c->stats)
 		{
+			/* the buffer manager counts a miss in this backend's usage */
+			bool		read = pgBufferUsage.shared_blks_read != reads;
+
 			if (HnswPageGetOpaque(BufferGetPage(c->pinned[slot]))->tier == HNSW_TIER_HOT)
+			{
 				c->stats->pages_hot++;
+				c->stats->pages_hot_read += read;
+			}
 			else
+			{
 				c->stats->pages_warm++;
+				c->stats->pages_warm_read += read;
+			}
 		}
 	}
 	c->locked = c->pinned[slot];
