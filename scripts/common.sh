@@ -13,6 +13,8 @@ DEB_PACKAGES=(
 	"postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" "postgresql-client-$PG_MAJOR"
 	postgresql-contrib liburing-dev libipc-run-perl build-essential
 	gcc make perl
+	# t/021_metrics_exporter.pl scrapes engram's metrics through it
+	prometheus-postgres-exporter
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -57,6 +59,8 @@ as_test_user() {
 }
 
 # Start (or reuse) a throwaway cluster in $1 listening on port $2, socket in $1.
+# engram is preloaded (its statistics live in shared memory), so it must be
+# installed first.
 start_cluster() {
 	local datadir="$1" port="$2"
 	if [ ! -f "$datadir/PG_VERSION" ]; then
@@ -69,6 +73,7 @@ start_cluster() {
 			fsync = off
 			shared_buffers = 256MB
 			maintenance_work_mem = 512MB
+			shared_preload_libraries = 'engram'
 		CONF
 	fi
 	if ! as_test_user pg_ctl -D "$datadir" status >/dev/null 2>&1; then

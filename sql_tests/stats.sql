@@ -1,0 +1,164 @@
+-- Statistics (engram.index_stats, engram.reset_stats, engram.metrics),
+-- engram.tune and engram.advise.  Needs engram in shared_preload_libraries
+-- (scripts/common.sh start_cluster sets it; t/020_stats.pl tests the error
+-- without it).  Graph levels are random, so counters that depend on the
+-- graph's shape are checked for plausibility, the others exactly.  The
+-- checks run in a database of their own: advice depends on every index of
+-- the database.
+SET extra_float_digits = 0;
+SET jit = off;
+SELECT current_database() AS regression_db \gset
+CREATE DATABASE engram_stats_test;
+\c engram_stats_test
+SET jit = off;
+CREATE EXTENSION engram;
+
+SELECT setseed(0.42);
+CREATE TABLE items (id int PRIMARY KEY, v vector(16));
+INSERT INTO items
+SELECT i, array(SELECT round(random()::numeric, 3)::real FROM generate_series(1, 16) WHERE i > 0)::vector
+FROM generate_series(1, 2000) i;
+CREATE INDEX items_v ON items USING engram_hnsw (v vector_l2_ops);
+ANALYZE items;
+SELECT engram.reset_stats();
+SELECT count(*) FROM engram.index_stats;
+
+-- three scans of five rows
+SET enable_seqscan = off;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> (SELECT v FROM items WHERE id = 1) LIMIT 5) s;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> (SELECT v FROM items WHERE id = 2) LIMIT 5) s;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> (SELECT v FROM items WHERE id = 3) LIMIT 5) s;
+SELECT schemaname, tablename, indexname, scans,
+	tuples_returned >= 15 AS tuples_ok,
+	distance_computations >= nodes_expanded AND nodes_expanded > 0 AS search_ok,
+	hot_hits + hot_reads + warm_hits + warm_reads >= nodes_expanded AS pages_ok,
+	cold_hits + cold_reads BETWEEN 1 AND tuples_returned AS cold_ok,
+	iterative_restarts, inserts,
+	scan_latency_buckets[15] AS scans_in_histogram,
+	array_length(scan_latency_buckets, 1) AS buckets,
+	scan_seconds > 0 AS timed, insert_seconds
+FROM engram.index_stats;
+
+-- iterative scans widen the search when the filter rejects rows
+SET engram.iterative_scan = relaxed_order;
+SET engram.ef_search = 10;
+SELECT count(*) FROM (SELECT id FROM items WHERE id % 50 = 0
+	ORDER BY v <-> (SELECT v FROM items WHERE id = 1) LIMIT 10) s;
+RESET engram.iterative_scan;
+RESET engram.ef_search;
+SELECT scans, iterative_restarts > 0 AS widened FROM engram.index_stats;
+
+-- inserts, counted per row
+INSERT INTO items SELECT i, array_fill(i::real / 3000, ARRAY[16])::vector
+FROM generate_series(2001, 2007) i;
+SELECT inserts, insert_latency_buckets[15] AS inserts_in_histogram,
+	insert_seconds > 0 AS timed FROM engram.index_stats;
+
+-- engram.track_index_stats = off counts nothing
+SET engram.track_index_stats = off;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> (SELECT v FROM items WHERE id = 4) LIMIT 5) s;
+INSERT INTO items VALUES (2008, array_fill(0.5::real, ARRAY[16])::vector);
+RESET engram.track_index_stats;
+SELECT scans, inserts FROM engram.index_stats;
+
+-- Prometheus text format: families, types, the exact counters
+SELECT line FROM regexp_split_to_table(engram.metrics(), E'\n') AS line
+WHERE line ~ '^# TYPE' OR line ~ '^engram_(scans|inserts)_total'
+	OR line ~ 'operation="insert".*le="(0.0001|\+Inf)"|_count|untracked';
+SELECT count(*) AS bucket_lines FROM regexp_split_to_table(engram.metrics(), E'\n') AS line
+WHERE line LIKE 'engram_operation_duration_seconds_bucket%';
+SELECT engram.latency_bucket_bounds();
+
+-- a second index; resetting one index leaves the other
+CREATE INDEX items_v_ip ON items USING engram_hnsw (v vector_ip_ops);
+SELECT count(*) FROM (SELECT id FROM items ORDER BY v <#> (SELECT v FROM items WHERE id = 1) LIMIT 3) s;
+SELECT indexname, scans FROM engram.index_stats ORDER BY indexname;
+SELECT engram.reset_stats('items_v');
+SELECT indexname, scans FROM engram.index_stats ORDER BY indexname;
+-- a dropped index leaves the view
+DROP INDEX items_v_ip;
+SELECT count(*) FROM engram.index_stats;
+SELECT engram.reset_stats();
+SELECT count(*) FROM engram.index_stats;
+-- resetting needs the privilege
+CREATE ROLE engram_stats_reader;
+GRANT USAGE ON SCHEMA engram TO engram_stats_reader;
+SET ROLE engram_stats_reader;
+SELECT engram.reset_stats();
+RESET ROLE;
+REVOKE USAGE ON SCHEMA engram FROM engram_stats_reader;
+DROP ROLE engram_stats_reader;
+RESET enable_seqscan;
+
+-- tune ---------------------------------------------------------------------
+CREATE TABLE queries (qid int, q vector(16));
+INSERT INTO queries
+SELECT i, array(SELECT round(random()::numeric, 3)::real FROM generate_series(1, 16) WHERE i > 0)::vector
+FROM generate_series(1, 40) i;
+CREATE TABLE tuned AS SELECT * FROM engram.tune('items_v', 0.98, 10, 40, 'queries');
+-- ef_search grows, only the last step meets the target, latencies are measured
+SELECT count(*) > 0 AS steps,
+	bool_and(meets_target = (ef_search = (SELECT max(ef_search) FROM tuned))) AS last_meets,
+	bool_and(mean_latency_ms > 0) AS timed
+FROM tuned;
+-- the recall of the chosen ef_search, measured here independently
+SET enable_indexscan = off;
+CREATE TABLE exact AS
+SELECT qid, array(SELECT id FROM items ORDER BY v <-> q LIMIT 10) AS ids FROM queries;
+RESET enable_indexscan;
+SELECT set_config('engram.ef_search', max(ef_search)::text, false) IS NOT NULL AS set FROM tuned;
+SET enable_seqscan = off;
+CREATE TABLE approx AS
+SELECT qid, array(SELECT id FROM items ORDER BY v <-> q LIMIT 10) AS ids FROM queries;
+RESET enable_seqscan;
+RESET engram.ef_search;
+SELECT e.recall >= 0.98 AS meets_target, abs(e.recall - t.recall) < 1e-9 AS same_as_tune
+FROM (SELECT sum((SELECT count(*) FROM unnest(a.ids) i WHERE i = ANY (x.ids)))::float8 / 400 AS recall
+	  FROM exact x JOIN approx a USING (qid)) e,
+	 (SELECT recall FROM tuned ORDER BY ef_search DESC LIMIT 1) t;
+-- sampled from the table, in a read-only transaction; settings are restored
+BEGIN READ ONLY;
+SET LOCAL engram.ef_search = 33;
+SELECT count(*) > 0 AS steps FROM engram.tune('items_v', 0.5, 5, 20);
+SHOW engram.ef_search;
+SHOW enable_seqscan;
+COMMIT;
+-- errors
+SELECT * FROM engram.tune('items', 0.9);
+SELECT * FROM engram.tune('items_pkey', 0.9);
+SELECT * FROM engram.tune('items_v', 0);
+SELECT * FROM engram.tune('items_v', 1.5);
+SELECT * FROM engram.tune('items_v', 0.9, 0);
+SELECT * FROM engram.tune('items_v', 0.9, 10, 0);
+SELECT * FROM engram.tune('items_v', 0.9, 10, 10, 'items_pkey');
+SELECT * FROM engram.tune('items_v', 0.9, 10, 10, 'tuned');
+CREATE TABLE empty (v vector(2));
+CREATE INDEX empty_v ON empty USING engram_hnsw (v vector_l2_ops);
+SELECT * FROM engram.tune('empty_v');
+
+-- advise on a known configuration ---------------------------------------------
+-- 600 rows of 1000 dimensions: a rebuild needs about 2.4 MB
+CREATE TABLE wide (v vector(1000));
+INSERT INTO wide SELECT array_fill((i % 97)::real, ARRAY[1000])::vector FROM generate_series(1, 600) i;
+CREATE INDEX wide_v ON wide USING engram_hnsw (v vector_l2_ops);
+ANALYZE wide;
+SET maintenance_work_mem = '1MB';
+SET max_parallel_maintenance_workers = 0;
+SELECT setting, suggested, reason FROM engram.advise() WHERE setting <> 'shared_buffers';
+SELECT setting, current = suggested AS unchanged,
+	reason LIKE 'the engram_hnsw indexes (% kB, hot and warm tiers) fit with room %' AS fits
+FROM engram.advise() WHERE setting = 'shared_buffers';
+-- what a too small setting gets (shared_buffers cannot change here)
+SELECT * FROM engram.memory_advice('shared_buffers', 1000000000000, 'enough', 'too small');
+SELECT * FROM engram.memory_advice('shared_buffers', 1000, 'enough', 'too small');
+SET maintenance_work_mem = '64MB';
+SET max_parallel_maintenance_workers = 2;
+SELECT setting, current, suggested FROM engram.advise()
+WHERE setting IN ('maintenance_work_mem', 'max_parallel_maintenance_workers');
+SELECT engram.hnsw_build_memory('items_v');
+SELECT engram.hnsw_build_memory('items');
+DROP TABLE items, empty, wide;
+SELECT setting, suggested, reason FROM engram.advise() WHERE setting <> 'shared_preload_libraries';
+
+\c :regression_db
+DROP DATABASE engram_stats_test;
