@@ -155,14 +155,16 @@ EngramStatsInit(void)
 							 "Needs engram in shared_preload_libraries.",
 							 &engram_track_index_stats, true,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+
+	/* a server-start setting can only be defined while preloading */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
 	DefineCustomIntVariable("engram.stats_max_indexes",
 							"Number of indexes engram keeps statistics for.",
 							NULL,
 							&engram_stats_max_indexes, 1000, 10, 1000000,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
-
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 
 #if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
