@@ -250,6 +250,12 @@ typedef struct HnswCandidate
 
 typedef struct HnswSearchStats
 {
+	/*
+	 * Blocks below this are the hot tier (the meta page's hot_end, set by
+	 * the caller): telling tiers apart by block number spares reading each
+	 * page's special space, a cache miss per page that cost scans 5%.
+	 */
+	BlockNumber hot_end;
 	uint64		distances;		/* node codes compared */
 	uint64		nodes_expanded;
 	uint64		pages_hot;		/* index pages pinned, per tier */

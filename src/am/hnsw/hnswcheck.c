@@ -519,6 +519,7 @@ engram_hnsw_explain_search(PG_FUNCTION_ARGS)
 	HnswReadMeta(index, &meta);
 	memset(&upper, 0, sizeof(upper));
 	memset(&layer0, 0, sizeof(layer0));
+	upper.hot_end = layer0.hot_end = meta.hot_end;
 	x = palloc(sizeof(float) * info.dim);
 
 	prepared = HnswPrepareVector(&info, PG_GETARG_DATUM(1), x);

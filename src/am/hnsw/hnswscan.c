@@ -155,6 +155,7 @@ RunSearch(IndexScanDesc scan)
 	HnswSearchStats *stats = so->counting ? &so->stats : NULL;
 
 	HnswReadMeta(scan->indexRelation, &meta);
+	so->stats.hot_end = meta.hot_end;
 	so->nresults = 0;
 	so->next = 0;
 	if (!ItemPointerIsValid(&meta.entry))

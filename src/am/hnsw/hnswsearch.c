@@ -239,7 +239,7 @@ CursorLockPage(PageCursor *c, BlockNumber blkno)
 			/* the buffer manager counts a miss in this backend's usage */
 			bool		read = pgBufferUsage.shared_blks_read != reads;
 
-			if (HnswPageGetOpaque(BufferGetPage(c->pinned[slot]))->tier == HNSW_TIER_HOT)
+			if (blkno < c->stats->hot_end)
 			{
 				c->stats->pages_hot++;
 				c->stats->pages_hot_read += read;
