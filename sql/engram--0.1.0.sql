@@ -777,8 +777,8 @@ DECLARE
 	qcol name;
 	source text;
 	vecs text[];
+	selves tid[];
 	thresholds float8[];
-	expected int[];
 	opname text;
 	exact_sql text;
 	ann_sql text;
@@ -812,10 +812,12 @@ BEGIN
 	opname := pg_catalog.split_part(ob.op, '(', 1);
 
 	-- the query vectors: a sample of the table, or the first column of the
-	-- indexed column's type of the given table
+	-- indexed column's type of the given table.  A sampled row is left out
+	-- of its own answers (exact and approximate): finding itself would be
+	-- too easy.
 	IF queries IS NULL THEN
-		source := pg_catalog.format('SELECT %1$I AS v FROM %2$s WHERE %1$I IS NOT NULL
-			ORDER BY random()', ob.col, ob.tbl);
+		source := pg_catalog.format('SELECT %1$I AS v, ctid AS self FROM %2$s
+			WHERE %1$I IS NOT NULL ORDER BY random()', ob.col, ob.tbl);
 	ELSE
 		SELECT a.attname INTO qcol FROM pg_catalog.pg_attribute a
 		WHERE a.attrelid = queries AND a.atttypid = ob.coltype AND a.attnum > 0
@@ -824,11 +826,11 @@ BEGIN
 			RAISE EXCEPTION 'table % has no column of type %', queries, ob.coltype
 				USING ERRCODE = 'undefined_column';
 		END IF;
-		source := pg_catalog.format('SELECT %1$I AS v FROM %2$s WHERE %1$I IS NOT NULL',
-			qcol, queries);
+		source := pg_catalog.format('SELECT %1$I AS v, NULL::tid AS self FROM %2$s
+			WHERE %1$I IS NOT NULL', qcol, queries);
 	END IF;
-	EXECUTE pg_catalog.format('SELECT array_agg(v::text) FROM (%s LIMIT %s) s', source, sample)
-		INTO vecs;
+	EXECUTE pg_catalog.format('SELECT array_agg(v::text), array_agg(self) FROM (%s LIMIT %s) s',
+		source, sample) INTO vecs, selves;
 	IF vecs IS NULL THEN
 		RAISE EXCEPTION 'no query vectors: the table is empty' USING ERRCODE = 'no_data_found';
 	END IF;
@@ -843,15 +845,13 @@ BEGIN
 		pg_catalog.set_config('enable_indexonlyscan', 'off', true),
 		pg_catalog.set_config('enable_seqscan', 'on', true);
 	exact_sql := pg_catalog.format('SELECT max(d), count(*) FROM (SELECT %1$I OPERATOR(%5$s) $1::%3$s AS d
-		FROM %2$s WHERE %1$I IS NOT NULL ORDER BY 1 LIMIT %4$s) s',
+		FROM %2$s WHERE %1$I IS NOT NULL AND ($2 IS NULL OR ctid <> $2) ORDER BY 1 LIMIT %4$s) s',
 		ob.col, ob.tbl, ob.coltype, k, opname);
 	thresholds := '{}';
-	expected := '{}';
 	total := 0;
 	FOR i IN 1 .. pg_catalog.array_length(vecs, 1) LOOP
-		EXECUTE exact_sql INTO thr, found USING vecs[i];
+		EXECUTE exact_sql INTO thr, found USING vecs[i], selves[i];
 		thresholds := thresholds || thr;
-		expected := expected || found;
 		total := total + found;
 	END LOOP;
 
@@ -859,9 +859,10 @@ BEGIN
 	PERFORM pg_catalog.set_config('enable_indexscan', 'on', true),
 		pg_catalog.set_config('enable_seqscan', 'off', true),
 		pg_catalog.set_config('engram.iterative_scan', 'off', true);
-	ann_sql := pg_catalog.format('SELECT %1$I OPERATOR(%4$s) $1::%3$s FROM %2$s
+	-- k + 1 rows, so that k remain when the query's own row is left out
+	ann_sql := pg_catalog.format('SELECT %1$I OPERATOR(%4$s) $1::%3$s AS d, ctid AS c FROM %2$s
 		ORDER BY %1$I OPERATOR(%4$s) $1::%3$s LIMIT %5$s',
-		ob.col, ob.tbl, ob.coltype, opname, k);
+		ob.col, ob.tbl, ob.coltype, opname, k + 1);
 	EXECUTE 'EXPLAIN (FORMAT JSON) ' || ann_sql INTO plan USING vecs[1];
 	IF pg_catalog.strpos(plan::text, pg_catalog.format('"Index Name": %s',
 			pg_catalog.to_json((SELECT relname FROM pg_catalog.pg_class WHERE oid = index)))) = 0 THEN
@@ -876,8 +877,9 @@ BEGIN
 		elapsed := 0;
 		FOR i IN 1 .. pg_catalog.array_length(vecs, 1) LOOP
 			t0 := pg_catalog.clock_timestamp();
-			EXECUTE 'SELECT count(*) FILTER (WHERE d <= $2) FROM (' || ann_sql || ') r(d)'
-				INTO hits USING vecs[i], thresholds[i];
+			EXECUTE pg_catalog.format('SELECT count(*) FILTER (WHERE d <= $2) FROM (SELECT d FROM (%s) r
+				WHERE $3 IS NULL OR c <> $3 ORDER BY d LIMIT %s) s', ann_sql, k)
+				INTO hits USING vecs[i], thresholds[i], selves[i];
 			elapsed := elapsed + extract(epoch FROM pg_catalog.clock_timestamp() - t0);
 			found := found + hits;
 		END LOOP;

@@ -123,7 +123,8 @@ SELECT count(*) > 0 AS steps FROM engram.tune('items_v', 0.5, 5, 20);
 SHOW engram.ef_search;
 SHOW enable_seqscan;
 COMMIT;
--- errors
+-- errors (terse: no PL/pgSQL line numbers)
+\set VERBOSITY terse
 SELECT * FROM engram.tune('items', 0.9);
 SELECT * FROM engram.tune('items_pkey', 0.9);
 SELECT * FROM engram.tune('items_v', 0);
@@ -135,6 +136,7 @@ SELECT * FROM engram.tune('items_v', 0.9, 10, 10, 'tuned');
 CREATE TABLE empty (v vector(2));
 CREATE INDEX empty_v ON empty USING engram_hnsw (v vector_l2_ops);
 SELECT * FROM engram.tune('empty_v');
+\set VERBOSITY default
 
 -- advise on a known configuration ---------------------------------------------
 -- 600 rows of 1000 dimensions: a rebuild needs about 2.4 MB
