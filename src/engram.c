@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "am/alex/alex.h"
 #include "am/hnsw/hnsw.h"
 #include "simd.h"
 #include "simd_guc.h"
@@ -29,6 +30,7 @@ _PG_init(void)
 	engram_simd_init();
 	EngramSimdDefineGuc();
 	EngramHnswInit();
+	EngramAlexInit();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("engram");
