@@ -206,6 +206,7 @@ typedef struct AlexScanOpaqueData
 	int			slot_hint;		/* predicted slot in the node, first page */
 	bool		in_nulls;		/* walking the NULL nodes */
 	Buffer		curbuf;			/* pinned page (non-MVCC scans only) */
+	Buffer		metabuf;		/* meta page, pinned across rescans */
 	/* entries of the current page, in scan order */
 	AlexItem   *items;
 	int			nitems;

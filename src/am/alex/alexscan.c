@@ -44,6 +44,7 @@ engram_alex_beginscan(Relation index, int nkeys, int norderbys)
 									ALLOCSET_SMALL_SIZES);
 	so->items = palloc(sizeof(AlexItem) * ALEX_SLOTS_PER_PAGE);
 	so->curbuf = InvalidBuffer;
+	so->metabuf = InvalidBuffer;
 	scan->opaque = so;
 	scan->xs_itupdesc = RelationGetDescr(index);
 	return scan;
@@ -148,33 +149,23 @@ PredictedSlot(const AlexDirEntry *node, uint64 key)
 	return (int) (pred < 0 ? 0 : pred >= nslots ? nslots - 1 : (int64) pred);
 }
 
-/* count, minkey, maxkey of a page */
-static void
-PeekPage(IndexScanDesc scan, int n, int p, uint16 *count, uint64 *minkey, uint64 *maxkey)
-{
-	Buffer		buf = ReadNodePage(scan, n, p);
-	AlexPageOpaque opaque = AlexPageGetOpaque(BufferGetPage(buf));
-
-	*count = opaque->count;
-	*minkey = opaque->minkey;
-	*maxkey = opaque->maxkey;
-	UnlockReleaseBuffer(buf);
-}
-
 /*
- * Position at the start of range r: forward, the first page of the first
- * node that may hold range.lo; backward, the last page that may hold
- * range.hi.
+ * Position at the start of range r: forward, the first page that may hold
+ * entries >= range.lo; backward, the last page that may hold entries <=
+ * range.hi.  Returns that page share-locked.  The model's page is usually
+ * right, and its min/max keys say so without looking at a neighbour.
  */
-static void
+static Buffer
 StartRange(IndexScanDesc scan)
 {
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
 	AlexRange  *range = &so->ranges[so->range_no];
 	bool		forward = ScanDirectionIsForward(so->dir_of_scan);
+	int			step = forward ? -1 : 1;
 	AlexPos		pos;
 	const AlexDirEntry *node;
 	int			p;
+	Buffer		buf;
 
 	pos.isnull = false;
 	pos.key = forward ? range->lo : range->hi;
@@ -186,30 +177,42 @@ StartRange(IndexScanDesc scan)
 	node = &so->dir->nodes[so->node_no];
 	so->slot_hint = PredictedSlot(node, pos.key);
 	p = so->slot_hint / ALEX_SLOTS_PER_PAGE;
+	buf = ReadNodePage(scan, so->node_no, p);
 
-	/* the model may be off by pages: walk to where the range starts */
 	for (;;)
 	{
-		int			q = p + (forward ? -1 : 1);
-		uint16		count = 0;
-		uint64		minkey = 0,
-					maxkey = 0;
+		AlexPageOpaque opaque = AlexPageGetOpaque(BufferGetPage(buf));
+		int			q;
+		Buffer		qbuf = InvalidBuffer;
 
-		while (q >= 0 && q < (int) node->npages)
+		/* entries on this side of p, if any, cannot be in range */
+		if (opaque->count > 0 &&
+			(forward ? opaque->minkey < range->lo : opaque->maxkey > range->hi))
+			break;
+		/* the nearest non-empty page on that side */
+		for (q = p + step; q >= 0 && q < (int) node->npages; q += step)
 		{
-			PeekPage(scan, so->node_no, q, &count, &minkey, &maxkey);
-			if (count > 0)
+			qbuf = ReadNodePage(scan, so->node_no, q);
+			if (AlexPageGetOpaque(BufferGetPage(qbuf))->count > 0)
 				break;
-			q += forward ? -1 : 1;
+			UnlockReleaseBuffer(qbuf);
+			qbuf = InvalidBuffer;
 		}
-		if (q < 0 || q >= (int) node->npages || count == 0)
+		if (!BufferIsValid(qbuf))
 			break;
-		if (forward ? maxkey < range->lo : minkey > range->hi)
+		opaque = AlexPageGetOpaque(BufferGetPage(qbuf));
+		if (forward ? opaque->maxkey < range->lo : opaque->minkey > range->hi)
+		{
+			UnlockReleaseBuffer(qbuf);
 			break;
+		}
+		UnlockReleaseBuffer(buf);
+		buf = qbuf;
 		p = q;
 	}
 	so->page_no = p;
 	so->range_open = true;
+	return buf;
 }
 
 /*
@@ -217,19 +220,24 @@ StartRange(IndexScanDesc scan)
  * in scan order.  Sets range_open false when the range ends on this page.
  */
 static void
-LoadPage(IndexScanDesc scan)
+LoadPage(IndexScanDesc scan, Buffer buf)
 {
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
 	AlexRange  *range = &so->ranges[so->range_no];
 	bool		forward = ScanDirectionIsForward(so->dir_of_scan);
-	Buffer		buf = ReadNodePage(scan, so->node_no, so->page_no);
-	Page		page = BufferGetPage(buf);
-	const uint64 *keys = AlexPageKeys(page);
-	const ItemPointerData *tids = AlexPageTids(page);
-	const uint8 *bitmap = AlexPageBitmap(page);
+	Page		page;
+	const uint64 *keys;
+	const ItemPointerData *tids;
+	const uint8 *bitmap;
 	int			hint = so->slot_hint - so->page_no * ALEX_SLOTS_PER_PAGE;
 	int			n = 0;
 
+	if (!BufferIsValid(buf))
+		buf = ReadNodePage(scan, so->node_no, so->page_no);
+	page = BufferGetPage(buf);
+	keys = AlexPageKeys(page);
+	tids = AlexPageTids(page);
+	bitmap = AlexPageBitmap(page);
 	so->slot_hint = forward ? 0 : ALEX_SLOTS_PER_PAGE - 1;
 	if (forward)
 	{
@@ -376,7 +384,11 @@ NextItem(IndexScanDesc scan, AlexItem *item)
 		switch (so->phase)
 		{
 			case ALEX_PHASE_START:
-				so->dir = AlexDirAcquire(scan->indexRelation, NULL, false);
+				if (!BufferIsValid(so->metabuf))
+					so->metabuf = ReadBuffer(scan->indexRelation, ALEX_METAPAGE_BLKNO);
+				LockBuffer(so->metabuf, BUFFER_LOCK_SHARE);
+				so->dir = AlexDirGetLocked(scan->indexRelation, BufferGetPage(so->metabuf));
+				LockBuffer(so->metabuf, BUFFER_LOCK_UNLOCK);
 				AlexDirPin(so->dir);
 				if (forward ? so->nranges > 0 : so->want_nulls)
 					so->phase = forward ? ALEX_PHASE_RANGE_START : ALEX_PHASE_NULLS_START;
@@ -394,13 +406,12 @@ NextItem(IndexScanDesc scan, AlexItem *item)
 					break;
 				}
 				so->in_nulls = false;
-				StartRange(scan);
-				LoadPage(scan);
+				LoadPage(scan, StartRange(scan));
 				so->phase = ALEX_PHASE_RANGE;
 				break;
 			case ALEX_PHASE_RANGE:
 				if (so->range_open && StepPage(so))
-					LoadPage(scan);
+					LoadPage(scan, InvalidBuffer);
 				else
 				{
 					so->range_no += forward ? 1 : -1;
@@ -513,6 +524,8 @@ engram_alex_endscan(IndexScanDesc scan)
 
 	DropPin(so);
 	UnpinDir(so);
+	if (BufferIsValid(so->metabuf))
+		ReleaseBuffer(so->metabuf);
 	scan->xs_itup = NULL;
 	MemoryContextDelete(so->cxt);
 	pfree(so->items);
