@@ -207,6 +207,8 @@ typedef struct AlexScanOpaqueData
 	bool		in_nulls;		/* walking the NULL nodes */
 	Buffer		curbuf;			/* pinned page (non-MVCC scans only) */
 	Buffer		metabuf;		/* meta page, pinned across rescans */
+	IndexTuple	key_itup;		/* index-only scans: reused for every key */
+	IndexTuple	null_itup;		/* and for NULL */
 	/* entries of the current page, in scan order */
 	AlexItem   *items;
 	int			nitems;
@@ -293,7 +295,7 @@ typedef struct AlexNodeInput
 	bool		append_room;	/* leave room at the right for appends */
 } AlexNodeInput;
 
-extern int64 AlexPlanNode(const uint64 *keys, int64 n);
+extern int64 AlexPlanNode(const uint64 *keys, int64 n, int64 hint);
 extern void AlexWriteNode(Relation index, const AlexNodeInput *in, AlexDirEntry *entry,
 						  uint64 node_id, bool building, ForkNumber forknum);
 extern void AlexRebuildNode(Relation index, int node_no, AlexDir *dir, Buffer metabuf,

@@ -61,6 +61,7 @@ typedef struct NodeWriter
 	int64		bufcap;
 	bool		isnull;
 	bool		first_of_kind;
+	int64		last_len;		/* entries the previous node took */
 } NodeWriter;
 
 static inline int64
@@ -136,6 +137,7 @@ EmitNode(NodeWriter *w, int64 len)
 		e->lo_tid = w->tids[0];
 	}
 	w->first_of_kind = false;
+	w->last_len = len;
 
 	memmove(w->keys, w->keys + len, sizeof(uint64) * (w->n - len));
 	memmove(w->tids, w->tids + len, sizeof(ItemPointerData) * (w->n - len));
@@ -149,7 +151,7 @@ AddEntry(NodeWriter *w, uint64 key, ItemPointer tid)
 	{
 		/* keep at least one full node waiting so the cut sees enough */
 		while (w->n >= w->bufcap / 2)
-			EmitNode(w, AlexPlanNode(w->keys, w->n));
+			EmitNode(w, AlexPlanNode(w->keys, w->n, w->last_len));
 		CHECK_FOR_INTERRUPTS();
 	}
 	w->keys[w->n] = key;
@@ -164,7 +166,7 @@ FlushNodes(NodeWriter *w)
 	if (w->n == 0 && w->first_of_kind)
 		EmitNode(w, 0);
 	while (w->n > 0)
-		EmitNode(w, AlexPlanNode(w->keys, w->n));
+		EmitNode(w, AlexPlanNode(w->keys, w->n, w->last_len));
 }
 
 static void

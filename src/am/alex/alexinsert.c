@@ -96,6 +96,11 @@ NonEmptyFrom(NodeCursor *nc, int p, int step)
 static int
 FindInsertPage(NodeCursor *nc, uint64 key, int p)
 {
+	PageSummary *s = Summary(nc, p);
+
+	/* the usual case: the model's page spans the key, no neighbour needed */
+	if (s->count > 0 && s->minkey <= key && key <= s->maxkey)
+		return p;
 	for (;;)
 	{
 		int			q = NonEmptyFrom(nc, p, -1);

@@ -82,7 +82,6 @@ engram_alex_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 
 	DropPin(so);
 	UnpinDir(so);
-	scan->xs_itup = NULL;		/* lived in so->cxt */
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
 
@@ -443,18 +442,42 @@ NextItem(IndexScanDesc scan, AlexItem *item)
 	}
 }
 
+/*
+ * The index tuple of an index-only scan.  Keys are fixed-width and passed
+ * by value, so one tuple per scan is formed and its value overwritten for
+ * each entry, instead of forming (and freeing) a tuple per entry.
+ */
 static void
 FormIndexTuple(IndexScanDesc scan, const AlexItem *item)
 {
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
-	Datum		value = item->isnull ? (Datum) 0 : so->keytype->decode(item->key);
+	TupleDesc	desc = RelationGetDescr(scan->indexRelation);
+	MemoryContext old;
+	Datum		value = (Datum) 0;
 	bool		isnull = item->isnull;
-	MemoryContext old = MemoryContextSwitchTo(so->cxt);
 
-	if (scan->xs_itup)
-		pfree(scan->xs_itup);
-	scan->xs_itup = index_form_tuple(RelationGetDescr(scan->indexRelation), &value, &isnull);
-	MemoryContextSwitchTo(old);
+	if (item->isnull)
+	{
+		if (so->null_itup == NULL)
+		{
+			old = MemoryContextSwitchTo(GetMemoryChunkContext(so));
+			so->null_itup = index_form_tuple(desc, &value, &isnull);
+			MemoryContextSwitchTo(old);
+		}
+		scan->xs_itup = so->null_itup;
+		return;
+	}
+	value = so->keytype->decode(item->key);
+	if (so->key_itup == NULL)
+	{
+		old = MemoryContextSwitchTo(GetMemoryChunkContext(so));
+		so->key_itup = index_form_tuple(desc, &value, &isnull);
+		MemoryContextSwitchTo(old);
+	}
+	else
+		store_att_byval((char *) so->key_itup + IndexInfoFindDataOffset(so->key_itup->t_info),
+						value, TupleDescAttr(desc, 0)->attlen);
+	scan->xs_itup = so->key_itup;
 }
 
 /*
@@ -526,6 +549,10 @@ engram_alex_endscan(IndexScanDesc scan)
 	UnpinDir(so);
 	if (BufferIsValid(so->metabuf))
 		ReleaseBuffer(so->metabuf);
+	if (so->key_itup)
+		pfree(so->key_itup);
+	if (so->null_itup)
+		pfree(so->null_itup);
 	scan->xs_itup = NULL;
 	MemoryContextDelete(so->cxt);
 	pfree(so->items);
