@@ -57,7 +57,8 @@ typedef struct NodeWriter
 	/* entries waiting to be cut into nodes */
 	uint64	   *keys;
 	ItemPointerData *tids;
-	int64		n;
+	int64		start;			/* first waiting entry */
+	int64		n;				/* end of the waiting entries */
 	int64		bufcap;
 	bool		isnull;
 	bool		first_of_kind;
@@ -118,8 +119,8 @@ EmitNode(NodeWriter *w, int64 len)
 	}
 	e = &w->nodes[w->nnodes++];
 	memset(e, 0, sizeof(AlexDirEntry));
-	in.keys = w->keys;
-	in.tids = w->tids;
+	in.keys = w->keys + w->start;
+	in.tids = w->tids + w->start;
 	in.n = len;
 	in.isnull = w->isnull;
 	in.append_room = false;
@@ -133,15 +134,13 @@ EmitNode(NodeWriter *w, int64 len)
 	}
 	else
 	{
-		e->lo_key = w->keys[0];
-		e->lo_tid = w->tids[0];
+		e->lo_key = w->keys[w->start];
+		e->lo_tid = w->tids[w->start];
 	}
 	w->first_of_kind = false;
 	w->last_len = len;
 
-	memmove(w->keys, w->keys + len, sizeof(uint64) * (w->n - len));
-	memmove(w->tids, w->tids + len, sizeof(ItemPointerData) * (w->n - len));
-	w->n -= len;
+	w->start += len;
 }
 
 static void
@@ -150,8 +149,13 @@ AddEntry(NodeWriter *w, uint64 key, ItemPointer tid)
 	if (w->n == w->bufcap)
 	{
 		/* keep at least one full node waiting so the cut sees enough */
-		while (w->n >= w->bufcap / 2)
-			EmitNode(w, AlexPlanNode(w->keys, w->n, w->last_len));
+		while (w->n - w->start >= w->bufcap / 2)
+			EmitNode(w, AlexPlanNode(w->keys + w->start, w->n - w->start, w->last_len));
+		/* move what waits to the front, once per refill */
+		memmove(w->keys, w->keys + w->start, sizeof(uint64) * (w->n - w->start));
+		memmove(w->tids, w->tids + w->start, sizeof(ItemPointerData) * (w->n - w->start));
+		w->n -= w->start;
+		w->start = 0;
 		CHECK_FOR_INTERRUPTS();
 	}
 	w->keys[w->n] = key;
@@ -163,10 +167,10 @@ AddEntry(NodeWriter *w, uint64 key, ItemPointer tid)
 static void
 FlushNodes(NodeWriter *w)
 {
-	if (w->n == 0 && w->first_of_kind)
+	if (w->n == w->start && w->first_of_kind)
 		EmitNode(w, 0);
-	while (w->n > 0)
-		EmitNode(w, AlexPlanNode(w->keys, w->n, w->last_len));
+	while (w->n > w->start)
+		EmitNode(w, AlexPlanNode(w->keys + w->start, w->n - w->start, w->last_len));
 }
 
 static void
@@ -174,7 +178,7 @@ StartKind(NodeWriter *w, bool isnull)
 {
 	w->isnull = isnull;
 	w->first_of_kind = true;
-	w->n = 0;
+	w->n = w->start = 0;
 }
 
 /*

@@ -23,6 +23,7 @@
 
 #include "access/generic_xlog.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
 
@@ -142,7 +143,9 @@ LayoutNode(const uint64 *keys, int64 n, bool append_room, NodeLayout *l)
 			fill = 0;
 		}
 		l->max_fill = Max(l->max_fill, ++fill);
-		cost += log2(1.0 + fabs((double) (pos - want)));
+		/* steps of an exponential search: floor(log2(1 + distance)) */
+		if (pos != want)
+			cost += pg_leftmost_one_pos64((uint64) (1 + Abs(pos - want)));
 	}
 	l->cost = n > 0 ? cost / n : 0;
 }
@@ -177,14 +180,14 @@ AlexPlanNode(const uint64 *keys, int64 n, int64 hint)
 	LayoutNode(keys, len, false, &l);
 	if (l.cost <= ALEX_MAX_BUILD_COST)
 	{
-		while (len < maxlen)
+		/* one try at twice the length: runs of similar data grow nodes fast */
+		if (len < maxlen)
 		{
 			int64		next = Min(len * 2, maxlen);
 
 			LayoutNode(keys, next, false, &l);
-			if (l.cost > ALEX_MAX_BUILD_COST)
-				break;
-			len = next;
+			if (l.cost <= ALEX_MAX_BUILD_COST)
+				len = next;
 		}
 	}
 	else
