@@ -176,7 +176,23 @@ InsertIntoPage(Relation index, Buffer buf, uint64 key, ItemPointer tid, int hint
 	keys[target] = key;
 	tids[target] = *tid;
 	AlexSlotSet(bitmap, target, true);
-	AlexFillGaps(page);
+
+	/*
+	 * Gaps just left of the new entry held the key that followed them; it
+	 * is now this one.  (After a shift to the left, the gaps left of the
+	 * shifted run still see the same key, now one slot further left.)
+	 */
+	for (int s = target - 1; s >= 0 && !AlexSlotUsed(bitmap, s); s--)
+		keys[s] = key;
+	{
+		AlexPageOpaque opaque = AlexPageGetOpaque(page);
+
+		if (opaque->count == 0 || key < opaque->minkey)
+			opaque->minkey = key;
+		if (opaque->count == 0 || key > opaque->maxkey)
+			opaque->maxkey = key;
+		opaque->count++;
+	}
 	GenericXLogFinish(state);
 	return true;
 }
