@@ -11,6 +11,9 @@
 
 CREATE SCHEMA engram;
 COMMENT ON SCHEMA engram IS 'engram extension API';
+-- as in schema public: every role may call the API (some functions are
+-- revoked from PUBLIC one by one)
+GRANT USAGE ON SCHEMA engram TO PUBLIC;
 
 -- vector ----------------------------------------------------------------
 
@@ -991,3 +994,215 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION engram.advise() IS 'settings checked against the engram indexes of this database: current value, suggested value, reason';
+
+-- engram_alex -------------------------------------------------------------
+
+CREATE FUNCTION engram.alex_handler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME', 'engram_alex_handler' LANGUAGE C;
+COMMENT ON FUNCTION engram.alex_handler(internal) IS 'engram_alex index access method handler';
+
+CREATE ACCESS METHOD engram_alex TYPE INDEX HANDLER engram.alex_handler;
+COMMENT ON ACCESS METHOD engram_alex IS 'ALEX-style learned index for ordered keys';
+
+-- The families mirror btree's (integer_ops, float_ops, datetime_ops), with
+-- btree's own comparison functions as support function 1.
+CREATE OPERATOR FAMILY integer_ops USING engram_alex;
+CREATE OPERATOR FAMILY float_ops USING engram_alex;
+CREATE OPERATOR FAMILY datetime_ops USING engram_alex;
+
+CREATE OPERATOR CLASS int2_ops
+	DEFAULT FOR TYPE int2 USING engram_alex FAMILY integer_ops AS
+	OPERATOR 1 < (int2, int2),
+	OPERATOR 2 <= (int2, int2),
+	OPERATOR 3 = (int2, int2),
+	OPERATOR 4 >= (int2, int2),
+	OPERATOR 5 > (int2, int2),
+	FUNCTION 1 (int2, int2) btint2cmp(int2, int2);
+
+CREATE OPERATOR CLASS int4_ops
+	DEFAULT FOR TYPE int4 USING engram_alex FAMILY integer_ops AS
+	OPERATOR 1 < (int4, int4),
+	OPERATOR 2 <= (int4, int4),
+	OPERATOR 3 = (int4, int4),
+	OPERATOR 4 >= (int4, int4),
+	OPERATOR 5 > (int4, int4),
+	FUNCTION 1 (int4, int4) btint4cmp(int4, int4);
+
+CREATE OPERATOR CLASS int8_ops
+	DEFAULT FOR TYPE int8 USING engram_alex FAMILY integer_ops AS
+	OPERATOR 1 < (int8, int8),
+	OPERATOR 2 <= (int8, int8),
+	OPERATOR 3 = (int8, int8),
+	OPERATOR 4 >= (int8, int8),
+	OPERATOR 5 > (int8, int8),
+	FUNCTION 1 (int8, int8) btint8cmp(int8, int8);
+
+ALTER OPERATOR FAMILY integer_ops USING engram_alex ADD
+	OPERATOR 1 < (int2, int4),
+	OPERATOR 2 <= (int2, int4),
+	OPERATOR 3 = (int2, int4),
+	OPERATOR 4 >= (int2, int4),
+	OPERATOR 5 > (int2, int4),
+	FUNCTION 1 (int2, int4) btint24cmp(int2, int4);
+
+ALTER OPERATOR FAMILY integer_ops USING engram_alex ADD
+	OPERATOR 1 < (int2, int8),
+	OPERATOR 2 <= (int2, int8),
+	OPERATOR 3 = (int2, int8),
+	OPERATOR 4 >= (int2, int8),
+	OPERATOR 5 > (int2, int8),
+	FUNCTION 1 (int2, int8) btint28cmp(int2, int8);
+
+ALTER OPERATOR FAMILY integer_ops USING engram_alex ADD
+	OPERATOR 1 < (int4, int2),
+	OPERATOR 2 <= (int4, int2),
+	OPERATOR 3 = (int4, int2),
+	OPERATOR 4 >= (int4, int2),
+	OPERATOR 5 > (int4, int2),
+	FUNCTION 1 (int4, int2) btint42cmp(int4, int2);
+
+ALTER OPERATOR FAMILY integer_ops USING engram_alex ADD
+	OPERATOR 1 < (int4, int8),
+	OPERATOR 2 <= (int4, int8),
+	OPERATOR 3 = (int4, int8),
+	OPERATOR 4 >= (int4, int8),
+	OPERATOR 5 > (int4, int8),
+	FUNCTION 1 (int4, int8) btint48cmp(int4, int8);
+
+ALTER OPERATOR FAMILY integer_ops USING engram_alex ADD
+	OPERATOR 1 < (int8, int2),
+	OPERATOR 2 <= (int8, int2),
+	OPERATOR 3 = (int8, int2),
+	OPERATOR 4 >= (int8, int2),
+	OPERATOR 5 > (int8, int2),
+	FUNCTION 1 (int8, int2) btint82cmp(int8, int2);
+
+ALTER OPERATOR FAMILY integer_ops USING engram_alex ADD
+	OPERATOR 1 < (int8, int4),
+	OPERATOR 2 <= (int8, int4),
+	OPERATOR 3 = (int8, int4),
+	OPERATOR 4 >= (int8, int4),
+	OPERATOR 5 > (int8, int4),
+	FUNCTION 1 (int8, int4) btint84cmp(int8, int4);
+
+CREATE OPERATOR CLASS float4_ops
+	DEFAULT FOR TYPE float4 USING engram_alex FAMILY float_ops AS
+	OPERATOR 1 < (float4, float4),
+	OPERATOR 2 <= (float4, float4),
+	OPERATOR 3 = (float4, float4),
+	OPERATOR 4 >= (float4, float4),
+	OPERATOR 5 > (float4, float4),
+	FUNCTION 1 (float4, float4) btfloat4cmp(float4, float4);
+
+CREATE OPERATOR CLASS float8_ops
+	DEFAULT FOR TYPE float8 USING engram_alex FAMILY float_ops AS
+	OPERATOR 1 < (float8, float8),
+	OPERATOR 2 <= (float8, float8),
+	OPERATOR 3 = (float8, float8),
+	OPERATOR 4 >= (float8, float8),
+	OPERATOR 5 > (float8, float8),
+	FUNCTION 1 (float8, float8) btfloat8cmp(float8, float8);
+
+ALTER OPERATOR FAMILY float_ops USING engram_alex ADD
+	OPERATOR 1 < (float4, float8),
+	OPERATOR 2 <= (float4, float8),
+	OPERATOR 3 = (float4, float8),
+	OPERATOR 4 >= (float4, float8),
+	OPERATOR 5 > (float4, float8),
+	FUNCTION 1 (float4, float8) btfloat48cmp(float4, float8);
+
+ALTER OPERATOR FAMILY float_ops USING engram_alex ADD
+	OPERATOR 1 < (float8, float4),
+	OPERATOR 2 <= (float8, float4),
+	OPERATOR 3 = (float8, float4),
+	OPERATOR 4 >= (float8, float4),
+	OPERATOR 5 > (float8, float4),
+	FUNCTION 1 (float8, float4) btfloat84cmp(float8, float4);
+
+CREATE OPERATOR CLASS date_ops
+	DEFAULT FOR TYPE date USING engram_alex FAMILY datetime_ops AS
+	OPERATOR 1 < (date, date),
+	OPERATOR 2 <= (date, date),
+	OPERATOR 3 = (date, date),
+	OPERATOR 4 >= (date, date),
+	OPERATOR 5 > (date, date),
+	FUNCTION 1 (date, date) date_cmp(date, date);
+
+CREATE OPERATOR CLASS timestamp_ops
+	DEFAULT FOR TYPE timestamp USING engram_alex FAMILY datetime_ops AS
+	OPERATOR 1 < (timestamp, timestamp),
+	OPERATOR 2 <= (timestamp, timestamp),
+	OPERATOR 3 = (timestamp, timestamp),
+	OPERATOR 4 >= (timestamp, timestamp),
+	OPERATOR 5 > (timestamp, timestamp),
+	FUNCTION 1 (timestamp, timestamp) timestamp_cmp(timestamp, timestamp);
+
+CREATE OPERATOR CLASS timestamptz_ops
+	DEFAULT FOR TYPE timestamptz USING engram_alex FAMILY datetime_ops AS
+	OPERATOR 1 < (timestamptz, timestamptz),
+	OPERATOR 2 <= (timestamptz, timestamptz),
+	OPERATOR 3 = (timestamptz, timestamptz),
+	OPERATOR 4 >= (timestamptz, timestamptz),
+	OPERATOR 5 > (timestamptz, timestamptz),
+	FUNCTION 1 (timestamptz, timestamptz) timestamptz_cmp(timestamptz, timestamptz);
+
+ALTER OPERATOR FAMILY datetime_ops USING engram_alex ADD
+	OPERATOR 1 < (date, timestamp),
+	OPERATOR 2 <= (date, timestamp),
+	OPERATOR 3 = (date, timestamp),
+	OPERATOR 4 >= (date, timestamp),
+	OPERATOR 5 > (date, timestamp),
+	FUNCTION 1 (date, timestamp) date_cmp_timestamp(date, timestamp);
+
+ALTER OPERATOR FAMILY datetime_ops USING engram_alex ADD
+	OPERATOR 1 < (date, timestamptz),
+	OPERATOR 2 <= (date, timestamptz),
+	OPERATOR 3 = (date, timestamptz),
+	OPERATOR 4 >= (date, timestamptz),
+	OPERATOR 5 > (date, timestamptz),
+	FUNCTION 1 (date, timestamptz) date_cmp_timestamptz(date, timestamptz);
+
+ALTER OPERATOR FAMILY datetime_ops USING engram_alex ADD
+	OPERATOR 1 < (timestamp, date),
+	OPERATOR 2 <= (timestamp, date),
+	OPERATOR 3 = (timestamp, date),
+	OPERATOR 4 >= (timestamp, date),
+	OPERATOR 5 > (timestamp, date),
+	FUNCTION 1 (timestamp, date) timestamp_cmp_date(timestamp, date);
+
+ALTER OPERATOR FAMILY datetime_ops USING engram_alex ADD
+	OPERATOR 1 < (timestamp, timestamptz),
+	OPERATOR 2 <= (timestamp, timestamptz),
+	OPERATOR 3 = (timestamp, timestamptz),
+	OPERATOR 4 >= (timestamp, timestamptz),
+	OPERATOR 5 > (timestamp, timestamptz),
+	FUNCTION 1 (timestamp, timestamptz) timestamp_cmp_timestamptz(timestamp, timestamptz);
+
+ALTER OPERATOR FAMILY datetime_ops USING engram_alex ADD
+	OPERATOR 1 < (timestamptz, date),
+	OPERATOR 2 <= (timestamptz, date),
+	OPERATOR 3 = (timestamptz, date),
+	OPERATOR 4 >= (timestamptz, date),
+	OPERATOR 5 > (timestamptz, date),
+	FUNCTION 1 (timestamptz, date) timestamptz_cmp_date(timestamptz, date);
+
+ALTER OPERATOR FAMILY datetime_ops USING engram_alex ADD
+	OPERATOR 1 < (timestamptz, timestamp),
+	OPERATOR 2 <= (timestamptz, timestamp),
+	OPERATOR 3 = (timestamptz, timestamp),
+	OPERATOR 4 >= (timestamptz, timestamp),
+	OPERATOR 5 > (timestamptz, timestamp),
+	FUNCTION 1 (timestamptz, timestamp) timestamptz_cmp_timestamp(timestamptz, timestamp);
+
+CREATE FUNCTION engram.alex_check(index regclass) RETURNS SETOF text
+	AS 'MODULE_PATHNAME', 'engram_alex_check' LANGUAGE C STRICT;
+COMMENT ON FUNCTION engram.alex_check(regclass) IS 'problems found in an engram_alex index (none when sound)';
+
+CREATE FUNCTION engram.alex_stats(index regclass,
+	OUT depth int, OUT model_nodes int, OUT data_nodes int, OUT null_nodes int,
+	OUT keys bigint, OUT null_keys bigint, OUT slots bigint, OUT density float8,
+	OUT mean_search_distance float8, OUT max_search_distance bigint,
+	OUT pages bigint, OUT directory_pages int, OUT bytes_per_key float8)
+	RETURNS record
+	AS 'MODULE_PATHNAME', 'engram_alex_stats' LANGUAGE C STRICT;
+COMMENT ON FUNCTION engram.alex_stats(regclass) IS 'size and shape of an engram_alex index';

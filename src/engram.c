@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "am/alex/alex.h"
 #include "am/hnsw/hnsw.h"
 #include "simd.h"
 #include "simd_guc.h"
@@ -32,6 +33,7 @@ _PG_init(void)
 	EngramSimdDefineGuc();
 	EngramHnswInit();
 	EngramStatsInit();
+	EngramAlexInit();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("engram");

@@ -1,0 +1,561 @@
+/*-------------------------------------------------------------------------
+ *
+ * alexscan.c
+ *	  engram_alex: index scans, ordered in either direction, and bitmap
+ *	  scans.
+ *
+ * The scan keys become sorted key ranges (alexkey.c).  For each range the
+ * directory locates the first node that can hold it, the node's model the
+ * page, and the scan walks pages in order, copying the matching entries of
+ * one page at a time under a share lock.  The directory copy is checked
+ * against the meta page when the scan starts and then used throughout: a
+ * node replaced during the scan keeps its pages, with everything the scan's
+ * snapshot can see, until no such snapshot remains (README, "Concurrency").
+ * NULLs sort after every key; they are returned when the scan has no key or
+ * IS NULL.
+ *
+ * src/am/alex/alexscan.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "miscadmin.h"
+#include "nodes/tidbitmap.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "am/alex/alex.h"
+
+/*
+ * ambeginscan
+ */
+IndexScanDesc
+engram_alex_beginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	AlexScanOpaque so = palloc0(sizeof(AlexScanOpaqueData));
+
+	so->keytype = AlexGetKeyType(TupleDescAttr(RelationGetDescr(index), 0)->atttypid);
+	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "engram_alex scan",
+									ALLOCSET_SMALL_SIZES);
+	so->items = palloc(sizeof(AlexItem) * ALEX_SLOTS_PER_PAGE);
+	so->curbuf = InvalidBuffer;
+	so->metabuf = InvalidBuffer;
+	scan->opaque = so;
+	scan->xs_itupdesc = RelationGetDescr(index);
+	return scan;
+}
+
+static void
+UnpinDir(AlexScanOpaque so)
+{
+	if (so->dir)
+	{
+		AlexDirUnpin(so->dir);
+		so->dir = NULL;
+	}
+}
+
+static void
+DropPin(AlexScanOpaque so)
+{
+	if (BufferIsValid(so->curbuf))
+	{
+		ReleaseBuffer(so->curbuf);
+		so->curbuf = InvalidBuffer;
+	}
+}
+
+/*
+ * amrescan
+ */
+void
+engram_alex_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
+				   ScanKey orderbys, int norderbys)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+	MemoryContext old;
+
+	DropPin(so);
+	UnpinDir(so);
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+
+	MemoryContextReset(so->cxt);
+	old = MemoryContextSwitchTo(so->cxt);
+	so->ranges = NULL;
+	so->nranges = 0;
+	so->unsatisfiable = !AlexBuildRanges(scan->indexRelation, scan->keyData,
+										 scan->numberOfKeys, so);
+	MemoryContextSwitchTo(old);
+	so->started = false;
+	so->finished = false;
+	so->nitems = so->next_item = 0;
+}
+
+/* Pin and share-lock page p of node n; checks it is what the directory says */
+static Buffer
+ReadNodePage(IndexScanDesc scan, int n, int p)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+	const AlexDirEntry *node = &so->dir->nodes[n];
+	Buffer		buf = ReadBuffer(scan->indexRelation, node->first_block + p);
+	AlexPageOpaque opaque;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	opaque = AlexPageGetOpaque(BufferGetPage(buf));
+	if (opaque->node_id != node->node_id || opaque->page_no != p)
+	{
+		/*
+		 * Only a standby can get here: the primary recycled pages of a
+		 * node replaced after this scan began (it cannot see our snapshot).
+		 */
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("engram_alex index \"%s\" changed under the scan",
+						RelationGetRelationName(scan->indexRelation)),
+				 errdetail("Block %u was recycled while the scan read node " UINT64_FORMAT ".",
+						   node->first_block + p, node->node_id),
+				 errhint("Retry the query.")));
+	}
+	return buf;
+}
+
+/* Done with a page: keep the pin for non-MVCC scans (vacuum interlock) */
+static void
+ReleaseNodePage(IndexScanDesc scan, Buffer buf)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+	DropPin(so);
+	if (scan->xs_snapshot && IsMVCCSnapshot(scan->xs_snapshot))
+		ReleaseBuffer(buf);
+	else
+		so->curbuf = buf;
+}
+
+static inline int
+PredictedSlot(const AlexDirEntry *node, uint64 key)
+{
+	double		pred = AlexNodePredict(node, key);
+	int64		nslots = (int64) node->npages * ALEX_SLOTS_PER_PAGE;
+
+	return (int) (pred < 0 ? 0 : pred >= nslots ? nslots - 1 : (int64) pred);
+}
+
+/*
+ * Position at the start of range r: forward, the first page that may hold
+ * entries >= range.lo; backward, the last page that may hold entries <=
+ * range.hi.  Returns that page share-locked.  The model's page is usually
+ * right, and its min/max keys say so without looking at a neighbour.
+ */
+static Buffer
+StartRange(IndexScanDesc scan)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+	AlexRange  *range = &so->ranges[so->range_no];
+	bool		forward = ScanDirectionIsForward(so->dir_of_scan);
+	int			step = forward ? -1 : 1;
+	AlexPos		pos;
+	const AlexDirEntry *node;
+	int			p;
+	Buffer		buf;
+
+	pos.isnull = false;
+	pos.key = forward ? range->lo : range->hi;
+	if (forward)
+		ItemPointerSet(&pos.tid, 0, 0);
+	else
+		ItemPointerSet(&pos.tid, InvalidBlockNumber, PG_UINT16_MAX);
+	so->node_no = AlexDirLocate(so->dir, &pos);
+	node = &so->dir->nodes[so->node_no];
+	so->slot_hint = PredictedSlot(node, pos.key);
+	p = so->slot_hint / ALEX_SLOTS_PER_PAGE;
+	buf = ReadNodePage(scan, so->node_no, p);
+
+	for (;;)
+	{
+		AlexPageOpaque opaque = AlexPageGetOpaque(BufferGetPage(buf));
+		int			q;
+		Buffer		qbuf = InvalidBuffer;
+
+		/* entries on this side of p, if any, cannot be in range */
+		if (opaque->count > 0 &&
+			(forward ? opaque->minkey < range->lo : opaque->maxkey > range->hi))
+			break;
+		/* the nearest non-empty page on that side */
+		for (q = p + step; q >= 0 && q < (int) node->npages; q += step)
+		{
+			qbuf = ReadNodePage(scan, so->node_no, q);
+			if (AlexPageGetOpaque(BufferGetPage(qbuf))->count > 0)
+				break;
+			UnlockReleaseBuffer(qbuf);
+			qbuf = InvalidBuffer;
+		}
+		if (!BufferIsValid(qbuf))
+			break;
+		opaque = AlexPageGetOpaque(BufferGetPage(qbuf));
+		if (forward ? opaque->maxkey < range->lo : opaque->minkey > range->hi)
+		{
+			UnlockReleaseBuffer(qbuf);
+			break;
+		}
+		UnlockReleaseBuffer(buf);
+		buf = qbuf;
+		p = q;
+	}
+	so->page_no = p;
+	so->range_open = true;
+	return buf;
+}
+
+/*
+ * Copy the entries of the current page that fall in the current range,
+ * in scan order.  Sets range_open false when the range ends on this page.
+ */
+static void
+LoadPage(IndexScanDesc scan, Buffer buf)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+	AlexRange  *range = &so->ranges[so->range_no];
+	bool		forward = ScanDirectionIsForward(so->dir_of_scan);
+	Page		page;
+	const uint64 *keys;
+	const ItemPointerData *tids;
+	const uint8 *bitmap;
+	int			hint = so->slot_hint - so->page_no * ALEX_SLOTS_PER_PAGE;
+	int			n = 0;
+
+	if (!BufferIsValid(buf))
+		buf = ReadNodePage(scan, so->node_no, so->page_no);
+	page = BufferGetPage(buf);
+	keys = AlexPageKeys(page);
+	tids = AlexPageTids(page);
+	bitmap = AlexPageBitmap(page);
+	so->slot_hint = forward ? 0 : ALEX_SLOTS_PER_PAGE - 1;
+	if (forward)
+	{
+		int			s = AlexPageLowerBound(page, range->lo, hint);
+
+		for (; s < ALEX_SLOTS_PER_PAGE; s++)
+		{
+			if (!AlexSlotUsed(bitmap, s))
+				continue;
+			if (keys[s] > range->hi)
+			{
+				so->range_open = false;
+				break;
+			}
+			so->items[n].key = keys[s];
+			so->items[n].tid = tids[s];
+			so->items[n].isnull = false;
+			n++;
+		}
+	}
+	else
+	{
+		int			s = range->hi == PG_UINT64_MAX ? ALEX_SLOTS_PER_PAGE :
+			AlexPageLowerBound(page, range->hi + 1, hint);
+
+		for (s--; s >= 0; s--)
+		{
+			if (!AlexSlotUsed(bitmap, s))
+				continue;
+			if (keys[s] < range->lo)
+			{
+				so->range_open = false;
+				break;
+			}
+			so->items[n].key = keys[s];
+			so->items[n].tid = tids[s];
+			so->items[n].isnull = false;
+			n++;
+		}
+	}
+	ReleaseNodePage(scan, buf);
+	so->nitems = n;
+	so->next_item = 0;
+}
+
+/* Every entry of the current page of a NULL node, in scan order */
+static void
+LoadNullPage(IndexScanDesc scan)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+	bool		forward = ScanDirectionIsForward(so->dir_of_scan);
+	Buffer		buf = ReadNodePage(scan, so->node_no, so->page_no);
+	Page		page = BufferGetPage(buf);
+	const ItemPointerData *tids = AlexPageTids(page);
+	const uint8 *bitmap = AlexPageBitmap(page);
+	int			n = 0;
+
+	for (int i = 0; i < ALEX_SLOTS_PER_PAGE; i++)
+	{
+		int			s = forward ? i : ALEX_SLOTS_PER_PAGE - 1 - i;
+
+		if (AlexSlotUsed(bitmap, s))
+		{
+			so->items[n].key = 0;
+			so->items[n].tid = tids[s];
+			so->items[n].isnull = true;
+			n++;
+		}
+	}
+	ReleaseNodePage(scan, buf);
+	so->nitems = n;
+	so->next_item = 0;
+}
+
+static inline bool
+IsNullNode(AlexScanOpaque so, int n)
+{
+	return (so->dir->nodes[n].flags & ALEX_NODE_NULLS) != 0;
+}
+
+/* Step to the next page in scan order; false at the end of the key nodes */
+static bool
+StepPage(AlexScanOpaque so)
+{
+	if (ScanDirectionIsForward(so->dir_of_scan))
+	{
+		if (++so->page_no < (int) so->dir->nodes[so->node_no].npages)
+			return true;
+		if (++so->node_no >= so->dir->nnodes || IsNullNode(so, so->node_no) != so->in_nulls)
+			return false;
+		so->page_no = 0;
+		return true;
+	}
+	if (--so->page_no >= 0)
+		return true;
+	if (--so->node_no < 0 || IsNullNode(so, so->node_no) != so->in_nulls)
+		return false;
+	so->page_no = so->dir->nodes[so->node_no].npages - 1;
+	return true;
+}
+
+/* Position on the NULL nodes: first page forward, last page backward */
+static void
+StartNulls(AlexScanOpaque so)
+{
+	int			n = so->dir->nnodes - 1;
+
+	while (n > 0 && IsNullNode(so, n - 1))
+		n--;
+	so->in_nulls = true;
+	if (ScanDirectionIsForward(so->dir_of_scan))
+	{
+		so->node_no = n;
+		so->page_no = 0;
+	}
+	else
+	{
+		so->node_no = so->dir->nnodes - 1;
+		so->page_no = so->dir->nodes[so->node_no].npages - 1;
+	}
+}
+
+/*
+ * The phases of a scan in forward order are: key ranges, then NULLs; a
+ * backward scan runs them the other way round.
+ */
+static bool
+NextItem(IndexScanDesc scan, AlexItem *item)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+	bool		forward = ScanDirectionIsForward(so->dir_of_scan);
+
+	for (;;)
+	{
+		if (so->next_item < so->nitems)
+		{
+			*item = so->items[so->next_item++];
+			return true;
+		}
+		if (so->finished)
+			return false;
+		CHECK_FOR_INTERRUPTS();
+
+		switch (so->phase)
+		{
+			case ALEX_PHASE_START:
+				if (!BufferIsValid(so->metabuf))
+					so->metabuf = ReadBuffer(scan->indexRelation, ALEX_METAPAGE_BLKNO);
+				LockBuffer(so->metabuf, BUFFER_LOCK_SHARE);
+				so->dir = AlexDirGetLocked(scan->indexRelation, BufferGetPage(so->metabuf));
+				LockBuffer(so->metabuf, BUFFER_LOCK_UNLOCK);
+				AlexDirPin(so->dir);
+				if (forward ? so->nranges > 0 : so->want_nulls)
+					so->phase = forward ? ALEX_PHASE_RANGE_START : ALEX_PHASE_NULLS_START;
+				else
+					so->phase = forward ? ALEX_PHASE_NULLS_START : ALEX_PHASE_RANGE_START;
+				so->range_no = forward ? 0 : so->nranges - 1;
+				break;
+			case ALEX_PHASE_RANGE_START:
+				if (so->range_no < 0 || so->range_no >= so->nranges)
+				{
+					if (forward && so->want_nulls)
+						so->phase = ALEX_PHASE_NULLS_START;
+					else
+						so->finished = true;
+					break;
+				}
+				so->in_nulls = false;
+				LoadPage(scan, StartRange(scan));
+				so->phase = ALEX_PHASE_RANGE;
+				break;
+			case ALEX_PHASE_RANGE:
+				if (so->range_open && StepPage(so))
+					LoadPage(scan, InvalidBuffer);
+				else
+				{
+					so->range_no += forward ? 1 : -1;
+					so->phase = ALEX_PHASE_RANGE_START;
+				}
+				break;
+			case ALEX_PHASE_NULLS_START:
+				if (!so->want_nulls)
+				{
+					so->finished = true;
+					break;
+				}
+				StartNulls(so);
+				LoadNullPage(scan);
+				so->phase = ALEX_PHASE_NULLS;
+				break;
+			case ALEX_PHASE_NULLS:
+				if (StepPage(so))
+					LoadNullPage(scan);
+				else if (forward)
+					so->finished = true;
+				else
+				{
+					so->range_no = so->nranges - 1;
+					so->phase = ALEX_PHASE_RANGE_START;
+				}
+				break;
+		}
+	}
+}
+
+/*
+ * The index tuple of an index-only scan.  Keys are fixed-width and passed
+ * by value, so one tuple per scan is formed and its value overwritten for
+ * each entry, instead of forming (and freeing) a tuple per entry.
+ */
+static void
+FormIndexTuple(IndexScanDesc scan, const AlexItem *item)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+	TupleDesc	desc = RelationGetDescr(scan->indexRelation);
+	MemoryContext old;
+	Datum		value = (Datum) 0;
+	bool		isnull = item->isnull;
+
+	if (item->isnull)
+	{
+		if (so->null_itup == NULL)
+		{
+			old = MemoryContextSwitchTo(GetMemoryChunkContext(so));
+			so->null_itup = index_form_tuple(desc, &value, &isnull);
+			MemoryContextSwitchTo(old);
+		}
+		scan->xs_itup = so->null_itup;
+		return;
+	}
+	value = so->keytype->decode(item->key);
+	if (so->key_itup == NULL)
+	{
+		old = MemoryContextSwitchTo(GetMemoryChunkContext(so));
+		so->key_itup = index_form_tuple(desc, &value, &isnull);
+		MemoryContextSwitchTo(old);
+	}
+	else
+		store_att_byval((char *) so->key_itup + IndexInfoFindDataOffset(so->key_itup->t_info),
+						value, TupleDescAttr(desc, 0)->attlen);
+	scan->xs_itup = so->key_itup;
+}
+
+/*
+ * amgettuple
+ */
+bool
+engram_alex_gettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+	AlexItem	item;
+
+	if (so->unsatisfiable)
+		return false;
+	if (!so->started)
+	{
+		so->started = true;
+		so->dir_of_scan = ScanDirectionIsBackward(dir) ? BackwardScanDirection :
+			ForwardScanDirection;
+		so->phase = ALEX_PHASE_START;
+		pgstat_count_index_scan(scan->indexRelation);
+	}
+	else if (ScanDirectionIsBackward(dir) != ScanDirectionIsBackward(so->dir_of_scan))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("engram_alex scans cannot change direction")));
+
+	if (!NextItem(scan, &item))
+		return false;
+	scan->xs_heaptid = item.tid;
+	scan->xs_recheck = false;
+	if (scan->xs_want_itup)
+		FormIndexTuple(scan, &item);
+	return true;
+}
+
+/*
+ * amgetbitmap
+ */
+int64
+engram_alex_getbitmap(IndexScanDesc scan, TIDBitmap *tbm)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+	AlexItem	item;
+	int64		ntids = 0;
+
+	if (so->unsatisfiable)
+		return 0;
+	so->started = true;
+	so->dir_of_scan = ForwardScanDirection;
+	so->phase = ALEX_PHASE_START;
+	pgstat_count_index_scan(scan->indexRelation);
+	while (NextItem(scan, &item))
+	{
+		tbm_add_tuples(tbm, &item.tid, 1, false);
+		ntids++;
+	}
+	return ntids;
+}
+
+/*
+ * amendscan
+ */
+void
+engram_alex_endscan(IndexScanDesc scan)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+
+	DropPin(so);
+	UnpinDir(so);
+	if (BufferIsValid(so->metabuf))
+		ReleaseBuffer(so->metabuf);
+	if (so->key_itup)
+		pfree(so->key_itup);
+	if (so->null_itup)
+		pfree(so->null_itup);
+	scan->xs_itup = NULL;
+	MemoryContextDelete(so->cxt);
+	pfree(so->items);
+	pfree(so);
+	scan->opaque = NULL;
+}
