@@ -42,6 +42,11 @@ TAP_TESTS = 1
 # the distance functions gain nothing from being inlined into JIT code.
 override with_llvm = no
 
+# Rebuild objects when a header they include changes (PGXS leaves this off
+# unless PostgreSQL itself was configured with --enable-depend); stale
+# objects compiled against an older struct layout corrupt memory.
+override autodepend = yes
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
