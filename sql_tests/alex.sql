@@ -141,3 +141,41 @@ INSERT INTO tx SELECT g FROM generate_series(1, 2000) g;
 CREATE INDEX tx_neg ON tx USING engram_alex ((-k)) WHERE k % 2 = 0;
 SELECT k FROM tx WHERE -k > -7 AND k % 2 = 0 ORDER BY -k;
 DROP TABLE ti, tt, te, tx;
+
+-- the planner: engram_alex where btree would be used, a sequential scan
+-- where btree would not be used either
+RESET enable_seqscan;
+CREATE TABLE tp (k int4, pad text);
+INSERT INTO tp SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g;
+VACUUM ANALYZE tp;
+CREATE FUNCTION scan_kind(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	plan json;
+	node json;
+BEGIN
+	EXECUTE 'EXPLAIN (FORMAT JSON) ' || q INTO plan;
+	node := plan -> 0 -> 'Plan';
+	WHILE node -> 'Plans' IS NOT NULL LOOP
+		node := node -> 'Plans' -> 0;
+	END LOOP;
+	RETURN node ->> 'Node Type';
+END
+$$;
+CREATE TEMP TABLE queries (n int, q text);
+INSERT INTO queries VALUES
+	(1, 'SELECT * FROM tp WHERE k = 77'),
+	(2, 'SELECT * FROM tp WHERE k BETWEEN 100 AND 150'),
+	(3, 'SELECT * FROM tp WHERE k > 100'),
+	(4, 'SELECT * FROM tp ORDER BY k LIMIT 5'),
+	(5, 'SELECT * FROM tp ORDER BY k DESC LIMIT 5'),
+	(6, 'SELECT k FROM tp WHERE k < 1000'),
+	(7, 'SELECT * FROM tp WHERE k = ANY (ARRAY[5, 500, 5000])'),
+	(8, 'SELECT * FROM tp'),
+	(9, 'SELECT count(*) FROM tp WHERE k % 7 = 0');
+CREATE INDEX tp_k ON tp USING engram_alex (k);
+CREATE TEMP TABLE alex_plans AS SELECT n, scan_kind(q) AS alex FROM queries;
+DROP INDEX tp_k;
+CREATE INDEX tp_k ON tp USING btree (k);
+SELECT q, alex, scan_kind(q) AS btree FROM queries JOIN alex_plans USING (n) ORDER BY n;
+DROP TABLE tp;
+DROP FUNCTION scan_kind;

@@ -205,7 +205,6 @@ typedef struct AlexScanOpaqueData
 	int			page_no;		/* current page within the node */
 	int			slot_hint;		/* predicted slot in the node, first page */
 	bool		in_nulls;		/* walking the NULL nodes */
-	Buffer		curbuf;			/* pinned page (non-MVCC scans only) */
 	Buffer		metabuf;		/* meta page, pinned across rescans */
 	IndexTuple	key_itup;		/* index-only scans: reused for every key */
 	IndexTuple	null_itup;		/* and for NULL */

@@ -3,8 +3,9 @@
  * alexbuild.c
  *	  engram_alex: bulk load from sorted input.
  *
- * The heap's keys are sorted with tuplesort (spilling to disk beyond
- * maintenance_work_mem), then cut into data nodes in one pass: each node
+ * The heap's keys are sorted, in memory as an array of (key, tid) pairs
+ * while that fits in maintenance_work_mem, else with tuplesort (which
+ * spills to disk), then cut into data nodes in one pass: each node
  * takes as many of the next entries as the cost model accepts (alexnode.c),
  * its pages are filled by model-based placement and written through the
  * buffer manager without WAL; the directory and the meta page follow, and
@@ -34,11 +35,30 @@
 
 #define SIGN_BIT	(UINT64CONST(1) << 63)
 
+/* A (key, tid) pair sorted in memory while they fit maintenance_work_mem */
+typedef struct SortEntry
+{
+	uint64		key;
+	uint64		tid;			/* PackTid() */
+} SortEntry;
+
+#define ST_SORT sort_entries
+#define ST_ELEMENT_TYPE SortEntry
+#define ST_COMPARE(a, b) ((a)->key < (b)->key ? -1 : (a)->key > (b)->key ? 1 : \
+						  (a)->tid < (b)->tid ? -1 : (a)->tid > (b)->tid ? 1 : 0)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
 typedef struct AlexBuildState
 {
 	Relation	index;
 	const AlexKeyType *kt;
-	Tuplesortstate *keysort;	/* (key, tid) of non-NULL keys */
+	SortEntry  *entries;		/* non-NULL keys, while they fit in memory */
+	int64		nentries;
+	int64		maxentries;
+	Tuplesortstate *keysort;	/* non-NULL keys once they no longer fit */
+	int			keysort_mem;
 	Tuplesortstate *nullsort;	/* tids of NULL keys */
 	TupleTableSlot *putslot;	/* virtual, to feed keysort */
 	TupleTableSlot *slot;		/* minimal, to read it back */
@@ -78,6 +98,34 @@ UnpackTid(int64 v, ItemPointer tid)
 	ItemPointerSet(tid, (BlockNumber) (v >> 16), (OffsetNumber) (v & 0xFFFF));
 }
 
+/* Sorting in memory no longer fits: move to an external tuplesort */
+static void
+SpillToTuplesort(AlexBuildState *bs)
+{
+	TupleDesc	desc = bs->putslot->tts_tupleDescriptor;
+	AttrNumber	attnums[2] = {1, 2};
+	Oid			ops[2] = {Int8LessOperator, Int8LessOperator};
+	Oid			colls[2] = {InvalidOid, InvalidOid};
+	bool		nullsfirst[2] = {false, false};
+
+	bs->keysort = tuplesort_begin_heap(desc, 2, attnums, ops, colls, nullsfirst,
+									   bs->keysort_mem, NULL, TUPLESORT_NONE);
+	for (int64 i = 0; i < bs->nentries; i++)
+	{
+		TupleTableSlot *slot = bs->putslot;
+
+		ExecClearTuple(slot);
+		slot->tts_values[0] = Int64GetDatum((int64) (bs->entries[i].key ^ SIGN_BIT));
+		slot->tts_values[1] = Int64GetDatum((int64) bs->entries[i].tid);
+		slot->tts_isnull[0] = slot->tts_isnull[1] = false;
+		ExecStoreVirtualTuple(slot);
+		tuplesort_puttupleslot(bs->keysort, slot);
+	}
+	pfree(bs->entries);
+	bs->entries = NULL;
+	bs->nentries = 0;
+}
+
 static void
 BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			  bool tupleIsAlive, void *state)
@@ -89,7 +137,27 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		tuplesort_putdatum(bs->nullsort, Int64GetDatum(PackTid(tid)), false);
 		bs->nnulls++;
 	}
-	else
+	else if (bs->keysort == NULL)
+	{
+		if (bs->nentries == bs->maxentries)
+		{
+			/* double the array while twice its size fits the memory budget */
+			if ((Size) bs->maxentries * 2 * sizeof(SortEntry) > (Size) bs->keysort_mem * 1024)
+				SpillToTuplesort(bs);
+			else
+			{
+				bs->maxentries *= 2;
+				bs->entries = repalloc_huge(bs->entries, sizeof(SortEntry) * bs->maxentries);
+			}
+		}
+		if (bs->keysort == NULL)
+		{
+			bs->entries[bs->nentries].key = bs->kt->encode(values[0]);
+			bs->entries[bs->nentries].tid = (uint64) PackTid(tid);
+			bs->nentries++;
+		}
+	}
+	if (bs->keysort != NULL && !isnull[0])
 	{
 		TupleTableSlot *slot = bs->putslot;
 
@@ -208,7 +276,18 @@ WriteIndex(Relation index, ForkNumber forknum, AlexBuildState *bs)
 	w.tids = palloc(sizeof(ItemPointerData) * w.bufcap);
 
 	StartKind(&w, false);
-	if (bs && bs->keysort)
+	if (bs && bs->entries)
+	{
+		sort_entries(bs->entries, bs->nentries);
+		for (int64 i = 0; i < bs->nentries; i++)
+		{
+			ItemPointerData tid;
+
+			UnpackTid((int64) bs->entries[i].tid, &tid);
+			AddEntry(&w, bs->entries[i].key, &tid);
+		}
+	}
+	else if (bs && bs->keysort)
 	{
 		tuplesort_performsort(bs->keysort);
 		while (tuplesort_gettupleslot(bs->keysort, true, false, bs->slot, NULL))
@@ -261,10 +340,6 @@ engram_alex_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	IndexBuildResult *result;
 	AlexBuildState bs;
 	TupleDesc	desc;
-	AttrNumber	attnums[2] = {1, 2};
-	Oid			ops[2] = {Int8LessOperator, Int8LessOperator};
-	Oid			colls[2] = {InvalidOid, InvalidOid};
-	bool		nullsfirst[2] = {false, false};
 	double		reltuples;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
@@ -283,8 +358,9 @@ engram_alex_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	TupleDescInitEntry(desc, 2, "tid", INT8OID, -1, 0);
 	bs.putslot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
 	bs.slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	bs.keysort = tuplesort_begin_heap(desc, 2, attnums, ops, colls, nullsfirst,
-									  maintenance_work_mem, NULL, TUPLESORT_NONE);
+	bs.keysort_mem = maintenance_work_mem;
+	bs.maxentries = 1024;
+	bs.entries = palloc(sizeof(SortEntry) * bs.maxentries);
 	bs.nullsort = tuplesort_begin_datum(INT8OID, Int8LessOperator, InvalidOid, false,
 										Max(maintenance_work_mem / 8, 1024), NULL,
 										TUPLESORT_NONE);
@@ -295,7 +371,10 @@ engram_alex_build(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	WriteIndex(index, MAIN_FORKNUM, &bs);
 
-	tuplesort_end(bs.keysort);
+	if (bs.keysort)
+		tuplesort_end(bs.keysort);
+	if (bs.entries)
+		pfree(bs.entries);
 	tuplesort_end(bs.nullsort);
 	ExecDropSingleTupleTableSlot(bs.slot);
 	ExecDropSingleTupleTableSlot(bs.putslot);

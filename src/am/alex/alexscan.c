@@ -43,7 +43,6 @@ engram_alex_beginscan(Relation index, int nkeys, int norderbys)
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "engram_alex scan",
 									ALLOCSET_SMALL_SIZES);
 	so->items = palloc(sizeof(AlexItem) * ALEX_SLOTS_PER_PAGE);
-	so->curbuf = InvalidBuffer;
 	so->metabuf = InvalidBuffer;
 	scan->opaque = so;
 	scan->xs_itupdesc = RelationGetDescr(index);
@@ -60,16 +59,6 @@ UnpinDir(AlexScanOpaque so)
 	}
 }
 
-static void
-DropPin(AlexScanOpaque so)
-{
-	if (BufferIsValid(so->curbuf))
-	{
-		ReleaseBuffer(so->curbuf);
-		so->curbuf = InvalidBuffer;
-	}
-}
-
 /*
  * amrescan
  */
@@ -80,7 +69,6 @@ engram_alex_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
 	MemoryContext old;
 
-	DropPin(so);
 	UnpinDir(so);
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
@@ -125,18 +113,17 @@ ReadNodePage(IndexScanDesc scan, int n, int p)
 	return buf;
 }
 
-/* Done with a page: keep the pin for non-MVCC scans (vacuum interlock) */
+/*
+ * Done with a page: release lock and pin.  The entries were copied; a scan
+ * never holds a page while it reads the next one, so VACUUM (which holds a
+ * node's first page while it waits for cleanup locks on the others) cannot
+ * deadlock with it.  See README, "Concurrency", for why copied TIDs stay
+ * valid.
+ */
 static void
 ReleaseNodePage(IndexScanDesc scan, Buffer buf)
 {
-	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
-
-	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-	DropPin(so);
-	if (scan->xs_snapshot && IsMVCCSnapshot(scan->xs_snapshot))
-		ReleaseBuffer(buf);
-	else
-		so->curbuf = buf;
+	UnlockReleaseBuffer(buf);
 }
 
 static inline int
@@ -178,6 +165,11 @@ StartRange(IndexScanDesc scan)
 	p = so->slot_hint / ALEX_SLOTS_PER_PAGE;
 	buf = ReadNodePage(scan, so->node_no, p);
 
+	/*
+	 * Never hold one page while waiting for another (VACUUM holds a node's
+	 * first page while it waits for the pins on the others): release p
+	 * before looking at a neighbour, and read p again if we stay.
+	 */
 	for (;;)
 	{
 		AlexPageOpaque opaque = AlexPageGetOpaque(BufferGetPage(buf));
@@ -188,6 +180,7 @@ StartRange(IndexScanDesc scan)
 		if (opaque->count > 0 &&
 			(forward ? opaque->minkey < range->lo : opaque->maxkey > range->hi))
 			break;
+		UnlockReleaseBuffer(buf);
 		/* the nearest non-empty page on that side */
 		for (q = p + step; q >= 0 && q < (int) node->npages; q += step)
 		{
@@ -197,17 +190,19 @@ StartRange(IndexScanDesc scan)
 			UnlockReleaseBuffer(qbuf);
 			qbuf = InvalidBuffer;
 		}
-		if (!BufferIsValid(qbuf))
-			break;
-		opaque = AlexPageGetOpaque(BufferGetPage(qbuf));
-		if (forward ? opaque->maxkey < range->lo : opaque->minkey > range->hi)
+		if (BufferIsValid(qbuf))
 		{
+			opaque = AlexPageGetOpaque(BufferGetPage(qbuf));
+			if (forward ? opaque->maxkey >= range->lo : opaque->minkey <= range->hi)
+			{
+				buf = qbuf;
+				p = q;
+				continue;
+			}
 			UnlockReleaseBuffer(qbuf);
-			break;
 		}
-		UnlockReleaseBuffer(buf);
-		buf = qbuf;
-		p = q;
+		buf = ReadNodePage(scan, so->node_no, p);
+		break;
 	}
 	so->page_no = p;
 	so->range_open = true;
@@ -545,7 +540,6 @@ engram_alex_endscan(IndexScanDesc scan)
 {
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
 
-	DropPin(so);
 	UnpinDir(so);
 	if (BufferIsValid(so->metabuf))
 		ReleaseBuffer(so->metabuf);

@@ -5,8 +5,8 @@
  *
  * Bulk delete walks the nodes in key order, each under the meta page's
  * share lock (so it is not replaced meanwhile) and a cleanup lock on each of
- * its pages (so no scan holding a pin for a non-MVCC snapshot loses a TID
- * it is about to return).  It resumes at the next node's fence, so nodes
+ * its pages (no scan is reading the page; scans hold one page at a time,
+ * so the waits end).  It resumes at the next node's fence, so nodes
  * split or expanded between two steps are neither missed nor repeated.
  * Cleanup recycles the pages of replaced nodes once no snapshot can still
  * read them, and pages a crash left unreferenced (README, "VACUUM").
