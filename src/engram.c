@@ -13,6 +13,7 @@
 #include "utils/guc.h"
 
 #include "am/hnsw/hnsw.h"
+#include "memory/memory.h"
 #include "simd.h"
 #include "simd_guc.h"
 
@@ -29,6 +30,7 @@ _PG_init(void)
 	engram_simd_init();
 	EngramSimdDefineGuc();
 	EngramHnswInit();
+	EngramMemoryInit();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("engram");

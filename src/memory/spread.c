@@ -1,0 +1,380 @@
+/*-------------------------------------------------------------------------
+ *
+ * spread.c
+ *	  Spreading activation over the associations of a memory table.
+ *
+ * The definition (README.md, "Cognitive memory"): seeds start with their
+ * activation and hop 0; every hop sends the energy of the frontier along
+ * the outgoing edges, scaled by weight and decay; a node's activation grows
+ * by what arrives (capped at 1), and only arrivals of at least the threshold
+ * carry on.  Each hop is one query over engram.associations for the whole
+ * frontier ("src = ANY($2)", the primary key's index), so h hops cost h
+ * index scans, and one hash table holds a(), hops() and the energies.
+ * Sums are kept in double precision; results are reported as real.
+ *
+ * src/memory/spread.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "memory/memory.h"
+
+#define SPREAD_MAX_HOPS 10
+
+static SPIPlanPtr edges_plan = NULL;
+
+/*
+ * Check the parameters of a spread, with the errors the SQL API documents
+ */
+void
+EngramSpreadValidate(int max_hops, float4 decay, float4 threshold)
+{
+	if (max_hops < 0 || max_hops > SPREAD_MAX_HOPS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_hops must be between 0 and %d", SPREAD_MAX_HOPS),
+				 errdetail("The value given was %d.", max_hops)));
+	/* written so that NaN fails too */
+	if (!(decay > 0 && decay <= 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("decay must be greater than 0 and at most 1"),
+				 errdetail("The value given was %g.", decay)));
+	if (!(threshold >= 0 && threshold <= 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("threshold must be between 0 and 1"),
+				 errdetail("The value given was %g.", threshold)));
+}
+
+/*
+ * Run the spread from nseeds distinct seeds over the edges of relid.
+ * Returns a hash of SpreadNode holding every node reached (or seeded), in
+ * the current memory context.  Must be called inside SPI.
+ */
+HTAB *
+EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
+			 const SpreadParams *params, bool read_only)
+{
+	HASHCTL		ctl;
+	HTAB	   *nodes;
+	int64	   *frontier;
+	int			nfrontier;
+	int			frontier_size;
+	SpreadNode **touched;
+	int			touched_size;
+	Oid			argtypes[2] = {OIDOID, INT8ARRAYOID};
+
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(SpreadNode);
+	ctl.hcxt = CurrentMemoryContext;
+	nodes = hash_create("engram spread", Max(64, nseeds * 16), &ctl,
+						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	frontier_size = Max(16, nseeds);
+	frontier = palloc(sizeof(int64) * frontier_size);
+	touched_size = frontier_size;
+	touched = palloc(sizeof(SpreadNode *) * touched_size);
+	nfrontier = 0;
+	for (int i = 0; i < nseeds; i++)
+	{
+		bool		found;
+		SpreadNode *n = hash_search(nodes, &seeds[i], HASH_ENTER, &found);
+
+		Assert(!found);
+		n->activation = seed_act[i];
+		n->energy = seed_act[i];
+		n->incoming = 0;
+		n->similarity = -1;
+		n->hops = 0;
+		n->stamp = 0;
+		frontier[nfrontier++] = seeds[i];
+	}
+
+	EngramMemoryPrepare(&edges_plan,
+						"SELECT src, dst, weight FROM engram.associations"
+						" WHERE tbl = $1 AND src = ANY($2)",
+						2, argtypes);
+
+	for (int h = 1; h <= params->max_hops && nfrontier > 0; h++)
+	{
+		Datum		values[2];
+		ArrayType  *ids = EngramInt8Array(frontier, nfrontier);
+		int			ntouched = 0;
+		uint64		nedges;
+
+		values[0] = ObjectIdGetDatum(relid);
+		values[1] = PointerGetDatum(ids);
+		if (SPI_execute_plan(edges_plan, values, NULL, read_only, 0) != SPI_OK_SELECT)
+			elog(ERROR, "cannot read engram.associations");
+		pfree(ids);
+		nedges = SPI_processed;
+
+		/* incoming[v] += e * w * decay over every edge out of the frontier */
+		for (uint64 i = 0; i < nedges; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			int64		src = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			int64		dst = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			double		w = DatumGetFloat4(SPI_getbinval(tup, desc, 3, &isnull));
+			SpreadNode *from;
+			SpreadNode *to;
+			bool		found;
+
+			CHECK_FOR_INTERRUPTS();
+			from = hash_search(nodes, &src, HASH_FIND, NULL);
+			Assert(from != NULL);
+			to = hash_search(nodes, &dst, HASH_ENTER, &found);
+			if (!found)
+			{
+				to->activation = 0;
+				to->energy = 0;
+				to->similarity = -1;
+				to->hops = -1;
+				to->stamp = 0;
+			}
+			if (to->stamp != h)
+			{
+				to->stamp = h;
+				to->incoming = 0;
+				if (ntouched == touched_size)
+				{
+					touched_size *= 2;
+					touched = repalloc(touched, sizeof(SpreadNode *) * touched_size);
+				}
+				touched[ntouched++] = to;
+			}
+			to->incoming += from->energy * w * params->decay;
+		}
+		SPI_freetuptable(SPI_tuptable);
+
+		/* a(v) grows by what arrived; strong enough arrivals carry on */
+		nfrontier = 0;
+		if (ntouched > frontier_size)
+		{
+			frontier_size = touched_size;
+			frontier = repalloc(frontier, sizeof(int64) * frontier_size);
+		}
+		for (int i = 0; i < ntouched; i++)
+		{
+			SpreadNode *n = touched[i];
+
+			n->activation = Min(1.0, n->activation + n->incoming);
+			if (n->hops < 0)
+				n->hops = h;
+			if (n->incoming >= params->threshold)
+			{
+				n->energy = n->incoming;
+				frontier[nfrontier++] = n->id;
+			}
+		}
+	}
+	pfree(frontier);
+	pfree(touched);
+	return nodes;
+}
+
+static int
+CompareByActivation(const void *a, const void *b)
+{
+	const SpreadNode *x = *(SpreadNode *const *) a;
+	const SpreadNode *y = *(SpreadNode *const *) b;
+	float4		ax = (float4) x->activation;
+	float4		ay = (float4) y->activation;
+
+	/* as reported: the real values, then the key */
+	if (ax != ay)
+		return ax > ay ? -1 : 1;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Every node of a spread, by activation descending then id ascending
+ */
+SpreadNode **
+EngramSpreadSorted(HTAB *nodes, int *count)
+{
+	long		n = hash_get_num_entries(nodes);
+	SpreadNode **result = palloc(sizeof(SpreadNode *) * Max(n, 1));
+	HASH_SEQ_STATUS seq;
+	SpreadNode *node;
+	int			i = 0;
+
+	hash_seq_init(&seq, nodes);
+	while ((node = hash_seq_search(&seq)) != NULL)
+		result[i++] = node;
+	qsort(result, i, sizeof(SpreadNode *), CompareByActivation);
+	*count = i;
+	return result;
+}
+
+/*
+ * Read a one-dimensional array argument without nulls
+ */
+static void
+DeconstructArg(ArrayType *arr, const char *name, Oid elemtype, int elemlen,
+			   bool byval, char align, Datum **elems, int *n)
+{
+	bool	   *nulls;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", name)));
+	deconstruct_array(arr, elemtype, elemlen, byval, align, elems, &nulls, n);
+	for (int i = 0; i < *n; i++)
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain nulls", name)));
+}
+
+/*
+ * engram.spread(tbl, seeds, max_hops, decay, threshold, seed_activation)
+ */
+PG_FUNCTION_INFO_V1(engram_memory_spread);
+Datum
+engram_memory_spread(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			relid;
+	Datum	   *seed_elems;
+	int			nseeds;
+	int64	   *seeds;
+	double	   *seed_act;
+	int			nkept;
+	SpreadParams params;
+	MemoryTable *mt;
+	HTAB	   *present;
+	HASHCTL		ctl;
+	HTAB	   *nodes;
+	SpreadNode **sorted;
+	int			nsorted;
+
+	ARG_NOT_NULL(0, "tbl");
+	ARG_NOT_NULL(1, "seeds");
+	ARG_NOT_NULL(2, "max_hops");
+	ARG_NOT_NULL(3, "decay");
+	ARG_NOT_NULL(4, "threshold");
+	relid = PG_GETARG_OID(0);
+	params.max_hops = PG_GETARG_INT32(2);
+	EngramSpreadValidate(params.max_hops, PG_GETARG_FLOAT4(3), PG_GETARG_FLOAT4(4));
+	params.decay = PG_GETARG_FLOAT4(3);
+	params.threshold = PG_GETARG_FLOAT4(4);
+
+	DeconstructArg(PG_GETARG_ARRAYTYPE_P(1), "seeds", INT8OID, sizeof(int64),
+				   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &seed_elems, &nseeds);
+	seeds = palloc(sizeof(int64) * Max(nseeds, 1));
+	seed_act = palloc(sizeof(double) * Max(nseeds, 1));
+	for (int i = 0; i < nseeds; i++)
+	{
+		seeds[i] = DatumGetInt64(seed_elems[i]);
+		seed_act[i] = 1.0;
+	}
+	if (!PG_ARGISNULL(5))
+	{
+		Datum	   *act_elems;
+		int			nact;
+
+		DeconstructArg(PG_GETARG_ARRAYTYPE_P(5), "seed_activation", FLOAT4OID,
+					   sizeof(float4), true, TYPALIGN_INT, &act_elems, &nact);
+		if (nact != nseeds)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("seeds and seed_activation must have the same length"),
+					 errdetail("seeds has %d elements, seed_activation %d.",
+							   nseeds, nact)));
+		for (int i = 0; i < nact; i++)
+		{
+			float4		a = DatumGetFloat4(act_elems[i]);
+
+			if (!(a >= 0 && a <= 1))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("seed activations must be between 0 and 1"),
+						 errdetail("The value given was %g.", a)));
+			seed_act[i] = a;
+		}
+	}
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	mt = EngramMemoryTableGet(relid, InvalidOid);
+
+	/* seeds that are not rows of the table are ignored; repeats are errors */
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(int64);
+	ctl.hcxt = CurrentMemoryContext;
+	present = hash_create("engram spread seeds", Max(16, nseeds), &ctl,
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (int i = 0; i < nseeds; i++)
+	{
+		bool		found;
+
+		hash_search(present, &seeds[i], HASH_ENTER, &found);
+		if (found)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("seed %lld appears more than once", (long long) seeds[i])));
+	}
+	hash_destroy(present);
+	present = hash_create("engram spread seeds", Max(16, nseeds), &ctl,
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	if (nseeds > 0)
+	{
+		Datum		values[1];
+
+		values[0] = PointerGetDatum(EngramInt8Array(seeds, nseeds));
+		if (SPI_execute_plan(mt->exists_plan, values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "cannot read memory table");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+														 SPI_tuptable->tupdesc, 1, &isnull));
+
+			hash_search(present, &id, HASH_ENTER, NULL);
+		}
+	}
+	nkept = 0;
+	for (int i = 0; i < nseeds; i++)
+	{
+		if (hash_search(present, &seeds[i], HASH_FIND, NULL) == NULL)
+			continue;
+		seeds[nkept] = seeds[i];
+		seed_act[nkept] = seed_act[i];
+		nkept++;
+	}
+
+	nodes = EngramSpread(relid, seeds, seed_act, nkept, &params, true);
+	sorted = EngramSpreadSorted(nodes, &nsorted);
+	for (int i = 0; i < nsorted; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		if (sorted[i]->activation < params.threshold)
+			continue;
+		values[0] = Int64GetDatum(sorted[i]->id);
+		values[1] = Float4GetDatum((float4) sorted[i]->activation);
+		values[2] = Int32GetDatum(sorted[i]->hops);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
