@@ -69,7 +69,7 @@ engram_memory_decay_associations(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	float4		factor = PG_GETARG_FLOAT4(1);
-	Oid			argtypes[3] = {OIDOID, FLOAT4OID, FLOAT4OID};
+	Oid			argtypes[3] = {OIDOID, FLOAT8OID, FLOAT8OID};
 	Datum		values[3];
 	uint64		pruned;
 
@@ -82,18 +82,23 @@ engram_memory_decay_associations(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	EngramMemoryTableGet(relid, InvalidOid);
 
-	/* the same real product in both statements decides which edges go */
+	/*
+	 * Products in double precision, the same in both statements: a weight
+	 * below the smallest normal real would underflow when stored, so it is
+	 * pruned whatever engram.prune_below says
+	 */
 	EngramMemoryPrepare(&prune_plan,
 						"DELETE FROM engram.associations"
-						" WHERE tbl = $1 AND (weight * $2 < $3 OR weight * $2 <= 0)",
+						" WHERE tbl = $1 AND weight::float8 * $2"
+						"       < greatest($3, 1.17549435e-38::float8)",
 						3, argtypes);
 	EngramMemoryPrepare(&decay_plan,
-						"UPDATE engram.associations SET weight = weight * $2"
+						"UPDATE engram.associations SET weight = (weight::float8 * $2)::real"
 						" WHERE tbl = $1 AND $2 < 1",
 						2, argtypes);
 	values[0] = ObjectIdGetDatum(relid);
-	values[1] = Float4GetDatum(factor);
-	values[2] = Float4GetDatum((float4) engram_memory_prune_below);
+	values[1] = Float8GetDatum((double) factor);
+	values[2] = Float8GetDatum(engram_memory_prune_below);
 	if (SPI_execute_plan(prune_plan, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "cannot prune associations");
 	pruned = SPI_processed;
