@@ -780,16 +780,20 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	-- k + 1 nearest through the cosine index, less the row itself; both
-	-- directions, as engram.associate() does by default
+	-- directions, as engram.associate() does by default.  The neighbours
+	-- are locked (FOR KEY SHARE) so that none is deleted under its new
+	-- edges, and edges are written in key order (see engram.associate)
 	EXECUTE format(
 		'INSERT INTO engram.associations (tbl, src, dst, weight, kind)
 		 SELECT $1, e.src, e.dst, least(1, 1 - n.d)::real, ''auto''
 		 FROM (SELECT c.id, c.d
 			   FROM (SELECT t.%1$I AS id, t.%2$I OPERATOR(%4$s.<=>) ($2).%2$I AS d
-					 FROM %3$s t ORDER BY t.%2$I OPERATOR(%4$s.<=>) ($2).%2$I LIMIT $3 + 1) c
+					 FROM %3$s t ORDER BY t.%2$I OPERATOR(%4$s.<=>) ($2).%2$I LIMIT $3 + 1
+					 FOR KEY SHARE OF t) c
 			   WHERE c.id <> ($2).%1$I ORDER BY c.d LIMIT $3) n,
 			  LATERAL (VALUES (($2).%1$I, n.id), (n.id, ($2).%1$I)) e(src, dst)
 		 WHERE n.d < 1
+		 ORDER BY e.src, e.dst
 		 ON CONFLICT (tbl, src, dst) DO NOTHING',
 		m.id_column, m.embedding_column, TG_RELID::regclass, quote_ident(TG_ARGV[0]))
 	USING TG_RELID::oid, NEW, m.auto_link;
@@ -803,10 +807,14 @@ CREATE FUNCTION engram.memory_forget_deleted() RETURNS trigger
 DECLARE
 	m engram.memory_tables := engram.memory_table(TG_RELID);
 BEGIN
+	-- edges are locked in key order, as every writer of them does
 	EXECUTE format(
 		'WITH gone AS (SELECT %1$I AS id FROM deleted_rows),
-			  e AS (DELETE FROM engram.associations a USING gone
-					WHERE a.tbl = $1 AND (a.src = gone.id OR a.dst = gone.id))
+			  e AS (DELETE FROM engram.associations a
+					WHERE (a.tbl, a.src, a.dst) IN
+						(SELECT x.tbl, x.src, x.dst FROM engram.associations x, gone
+						 WHERE x.tbl = $1 AND (x.src = gone.id OR x.dst = gone.id)
+						 ORDER BY x.src, x.dst FOR UPDATE OF x))
 		 DELETE FROM engram.memory_state s USING gone
 		 WHERE s.tbl = $1 AND s.id = gone.id', m.id_column)
 	USING TG_RELID::oid;
@@ -964,8 +972,9 @@ BEGIN
 		RAISE EXCEPTION 'a memory cannot be associated with itself'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	FOREACH key IN ARRAY ARRAY[src, dst] LOOP
-		EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I = $1)', tbl, m.id_column)
+	-- lock both rows (in key order) so neither is deleted under the edge
+	FOREACH key IN ARRAY ARRAY[least(src, dst), greatest(src, dst)] LOOP
+		EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I = $1 FOR KEY SHARE)', tbl, m.id_column)
 			INTO present USING key;
 		IF NOT present THEN
 			RAISE EXCEPTION 'memory % does not exist in table "%"', key, tbl

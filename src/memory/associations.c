@@ -31,10 +31,29 @@ static SPIPlanPtr decay_plan = NULL;
  * Must be called inside SPI.
  */
 void
-EngramMemoryReinforce(Oid relid, const int64 *ids, int n)
+EngramMemoryReinforce(MemoryTable *mt, const int64 *ids, int n)
 {
 	Oid			argtypes[3] = {OIDOID, INT8ARRAYOID, FLOAT4OID};
 	Datum		values[3];
+	int64	   *locked = palloc(sizeof(int64) * n);
+	int			nlocked = 0;
+
+	/*
+	 * Lock the rows (FOR KEY SHARE, in key order) so that none is deleted
+	 * under its new edges; rows deleted since the recall drop out here
+	 */
+	values[0] = PointerGetDatum(EngramInt8Array(ids, n));
+	if (SPI_execute_plan(mt->lock_plan, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "cannot lock recalled memories");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		locked[nlocked++] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	if (nlocked == 0)
+		return;
 
 	EngramMemoryPrepare(&hebbian_plan,
 						"INSERT INTO engram.associations AS a (tbl, src, dst, weight, kind)"
@@ -49,8 +68,8 @@ EngramMemoryReinforce(Oid relid, const int64 *ids, int n)
 						" ON CONFLICT (tbl, id) DO UPDATE"
 						" SET recall_count = m.recall_count + 1, last_recall = now()",
 						2, argtypes);
-	values[0] = ObjectIdGetDatum(relid);
-	values[1] = PointerGetDatum(EngramInt8Array(ids, n));
+	values[0] = ObjectIdGetDatum(mt->relid);
+	values[1] = PointerGetDatum(EngramInt8Array(locked, nlocked));
 	values[2] = Float4GetDatum((float4) engram_memory_learning_rate);
 	if (SPI_execute_plan(hebbian_plan, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "cannot reinforce associations");
@@ -83,18 +102,24 @@ engram_memory_decay_associations(PG_FUNCTION_ARGS)
 	EngramMemoryTableGet(relid, InvalidOid);
 
 	/*
-	 * Products in double precision, the same in both statements: a weight
+	 * Edges are locked in key order, as every writer of them does, so that
+	 * decay cannot deadlock with recalls, associate or deletes.  Products in
+	 * double precision, the same in both statements: a weight
 	 * below the smallest normal real would underflow when stored, so it is
 	 * pruned whatever engram.prune_below says
 	 */
 	EngramMemoryPrepare(&prune_plan,
-						"DELETE FROM engram.associations"
-						" WHERE tbl = $1 AND weight::float8 * $2"
-						"       < greatest($3, 1.17549435e-38::float8)",
+						"DELETE FROM engram.associations a WHERE (a.tbl, a.src, a.dst) IN"
+						" (SELECT x.tbl, x.src, x.dst FROM engram.associations x"
+						"  WHERE x.tbl = $1 AND x.weight::float8 * $2"
+						"        < greatest($3, 1.17549435e-38::float8)"
+						"  ORDER BY x.src, x.dst FOR UPDATE)",
 						3, argtypes);
 	EngramMemoryPrepare(&decay_plan,
-						"UPDATE engram.associations SET weight = (weight::float8 * $2)::real"
-						" WHERE tbl = $1 AND $2 < 1",
+						"UPDATE engram.associations a SET weight = (a.weight::float8 * $2)::real"
+						" WHERE (a.tbl, a.src, a.dst) IN"
+						" (SELECT x.tbl, x.src, x.dst FROM engram.associations x"
+						"  WHERE x.tbl = $1 AND $2 < 1 ORDER BY x.src, x.dst FOR UPDATE)",
 						2, argtypes);
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = Float8GetDatum((double) factor);

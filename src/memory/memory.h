@@ -45,6 +45,7 @@ typedef struct MemoryTable
 	NameData	embcol;
 	Oid			cuetype;		/* vector type of the kNN plan's cue */
 	SPIPlanPtr	exists_plan;	/* ids among $1 present in the table */
+	SPIPlanPtr	lock_plan;		/* the same, locked FOR KEY SHARE in order */
 	SPIPlanPtr	knn_plan;		/* $2 nearest rows to $1, cosine */
 } MemoryTable;
 
@@ -78,6 +79,6 @@ extern HTAB *EngramSpread(Oid relid, const int64 *seeds, const double *seed_act,
 extern SpreadNode **EngramSpreadSorted(HTAB *nodes, int *count);
 
 /* associations.c */
-extern void EngramMemoryReinforce(Oid relid, const int64 *ids, int n);
+extern void EngramMemoryReinforce(MemoryTable *mt, const int64 *ids, int n);
 
 #endif							/* ENGRAM_MEMORY_H */

@@ -179,7 +179,7 @@ engram_memory_recall(PG_FUNCTION_ARGS)
 	}
 
 	if (reinforce && nreturned > 0)
-		EngramMemoryReinforce(relid, returned, nreturned);
+		EngramMemoryReinforce(mt, returned, nreturned);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -148,6 +148,8 @@ EngramMemoryTableGet(Oid relid, Oid cuetype)
 	{
 		if (mt->exists_plan)
 			SPI_freeplan(mt->exists_plan);
+		if (mt->lock_plan)
+			SPI_freeplan(mt->lock_plan);
 		if (mt->knn_plan)
 			SPI_freeplan(mt->knn_plan);
 		found = false;
@@ -155,6 +157,7 @@ EngramMemoryTableGet(Oid relid, Oid cuetype)
 	if (!found)
 	{
 		mt->exists_plan = NULL;
+		mt->lock_plan = NULL;
 		mt->knn_plan = NULL;
 		mt->cuetype = InvalidOid;
 		strlcpy(mt->qualname, qualname, sizeof(mt->qualname));
@@ -171,6 +174,8 @@ EngramMemoryTableGet(Oid relid, Oid cuetype)
 						 quote_identifier(idcol), qualname, quote_identifier(idcol));
 		argtypes[0] = INT8ARRAYOID;
 		mt->exists_plan = PrepareKept(q.data, 1, argtypes);
+		appendStringInfo(&q, " ORDER BY 1 FOR KEY SHARE OF t");
+		mt->lock_plan = PrepareKept(q.data, 1, argtypes);
 		pfree(q.data);
 	}
 	if (OidIsValid(cuetype) && mt->knn_plan == NULL)
