@@ -729,7 +729,8 @@ CREATE TABLE engram.associations (
 	dst bigint NOT NULL,
 	weight real NOT NULL CHECK (weight > 0 AND weight <= 1),
 	kind text NOT NULL,
-	PRIMARY KEY (tbl, src, dst)
+	-- spread reads a node's edges from this index alone (src/memory/edges.c)
+	PRIMARY KEY (tbl, src, dst) INCLUDE (weight)
 );
 -- deleting a memory row removes the edges that end at it too
 CREATE INDEX associations_dst ON engram.associations (tbl, dst);

@@ -16,6 +16,7 @@
 #define ENGRAM_MEMORY_H
 
 #include "executor/spi.h"
+#include "utils/array.h"
 #include "utils/hsearch.h"
 
 /* SQL functions that take defaults are not strict: NULL is an error */
@@ -54,6 +55,15 @@ extern SPIPlanPtr EngramMemoryPrepare(SPIPlanPtr *cache, const char *query,
 									  int nargs, Oid *argtypes);
 extern ArrayType *EngramInt8Array(const int64 *ids, int n);
 
+/* edges.c: the out-edges of a set of memories, read from the index */
+typedef struct EdgeReader EdgeReader;
+typedef void (*EdgeCallback) (void *arg, int64 src, int64 dst, float4 weight);
+
+extern EdgeReader *EngramEdgeReaderOpen(Oid relid);
+extern void EngramEdgeReaderScan(EdgeReader *r, ArrayType *ids,
+								 EdgeCallback fn, void *arg);
+extern void EngramEdgeReaderClose(EdgeReader *r);
+
 /* spread.c: spreading activation over engram.associations */
 typedef struct SpreadNode
 {
@@ -75,7 +85,7 @@ typedef struct SpreadParams
 
 extern void EngramSpreadValidate(int max_hops, float4 decay, float4 threshold);
 extern HTAB *EngramSpread(Oid relid, const int64 *seeds, const double *seed_act,
-						  int nseeds, const SpreadParams *params, bool read_only);
+						  int nseeds, const SpreadParams *params);
 extern SpreadNode **EngramSpreadSorted(HTAB *nodes, int *count);
 
 /* associations.c */

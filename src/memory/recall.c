@@ -141,7 +141,7 @@ engram_memory_recall(PG_FUNCTION_ARGS)
 		/* no hop: a spread of zero hops is exactly the seeds */
 		params.max_hops = 0;
 	}
-	nodes = EngramSpread(relid, seeds, sims, nseeds, &params, false);
+	nodes = EngramSpread(relid, seeds, sims, nseeds, &params);
 	for (int i = 0; i < nseeds; i++)
 	{
 		SpreadNode *n = hash_search(nodes, &seeds[i], HASH_FIND, NULL);

@@ -7,9 +7,10 @@
  * activation and hop 0; every hop sends the energy of the frontier along
  * the outgoing edges, scaled by weight and decay; a node's activation grows
  * by what arrives (capped at 1), and only arrivals of at least the threshold
- * carry on.  Each hop is one query over engram.associations for the whole
- * frontier ("src = ANY($2)", the primary key's index), so h hops cost h
- * index scans, and one hash table holds a(), hops() and the energies.
+ * carry on.  Each hop is one index scan over engram.associations for the whole
+ * frontier ("src = ANY(frontier)" on the primary key's index, read
+ * directly: edges.c), so h hops cost h index scans, and one hash table
+ * holds a(), hops() and the energies.
  * Sums are kept in double precision; results are reported as real.
  *
  * src/memory/spread.c
@@ -29,8 +30,6 @@
 #include "memory/memory.h"
 
 #define SPREAD_MAX_HOPS 10
-
-static SPIPlanPtr edges_plan = NULL;
 
 /*
  * Check the parameters of a spread, with the errors the SQL API documents
@@ -56,39 +55,84 @@ EngramSpreadValidate(int max_hops, float4 decay, float4 threshold)
 				 errdetail("The value given was %g.", threshold)));
 }
 
+/* one hop in progress: what the edge callback needs */
+typedef struct HopState
+{
+	HTAB	   *nodes;
+	SpreadNode **touched;		/* nodes that received energy this hop */
+	int			ntouched;
+	int			touched_size;
+	int			hop;
+	double		decay;
+} HopState;
+
+/*
+ * incoming[dst] += energy[src] * w * decay, for one edge out of the frontier
+ */
+static void
+ReceiveEnergy(void *arg, int64 src, int64 dst, float4 weight)
+{
+	HopState   *st = (HopState *) arg;
+	SpreadNode *from = hash_search(st->nodes, &src, HASH_FIND, NULL);
+	SpreadNode *to;
+	bool		found;
+
+	Assert(from != NULL);
+	to = hash_search(st->nodes, &dst, HASH_ENTER, &found);
+	if (!found)
+	{
+		to->activation = 0;
+		to->energy = 0;
+		to->similarity = -1;
+		to->hops = -1;
+		to->stamp = 0;
+	}
+	if (to->stamp != st->hop)
+	{
+		to->stamp = st->hop;
+		to->incoming = 0;
+		if (st->ntouched == st->touched_size)
+		{
+			st->touched_size *= 2;
+			st->touched = repalloc(st->touched, sizeof(SpreadNode *) * st->touched_size);
+		}
+		st->touched[st->ntouched++] = to;
+	}
+	to->incoming += from->energy * (double) weight * st->decay;
+}
+
 /*
  * Run the spread from nseeds distinct seeds over the edges of relid.
  * Returns a hash of SpreadNode holding every node reached (or seeded), in
- * the current memory context.  Must be called inside SPI.
+ * the current memory context.
  */
 HTAB *
 EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
-			 const SpreadParams *params, bool read_only)
+			 const SpreadParams *params)
 {
 	HASHCTL		ctl;
-	HTAB	   *nodes;
+	HopState	st;
 	int64	   *frontier;
 	int			nfrontier;
 	int			frontier_size;
-	SpreadNode **touched;
-	int			touched_size;
-	Oid			argtypes[2] = {OIDOID, INT8ARRAYOID};
+	EdgeReader *reader = NULL;
 
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(SpreadNode);
 	ctl.hcxt = CurrentMemoryContext;
-	nodes = hash_create("engram spread", Max(64, nseeds * 16), &ctl,
-						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	st.nodes = hash_create("engram spread", Max(64, nseeds * 16), &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	st.decay = params->decay;
 
 	frontier_size = Max(16, nseeds);
 	frontier = palloc(sizeof(int64) * frontier_size);
-	touched_size = frontier_size;
-	touched = palloc(sizeof(SpreadNode *) * touched_size);
+	st.touched_size = frontier_size;
+	st.touched = palloc(sizeof(SpreadNode *) * st.touched_size);
 	nfrontier = 0;
 	for (int i = 0; i < nseeds; i++)
 	{
 		bool		found;
-		SpreadNode *n = hash_search(nodes, &seeds[i], HASH_ENTER, &found);
+		SpreadNode *n = hash_search(st.nodes, &seeds[i], HASH_ENTER, &found);
 
 		Assert(!found);
 		n->activation = seed_act[i];
@@ -100,75 +144,27 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 		frontier[nfrontier++] = seeds[i];
 	}
 
-	EngramMemoryPrepare(&edges_plan,
-						"SELECT src, dst, weight FROM engram.associations"
-						" WHERE tbl = $1 AND src = ANY($2)",
-						2, argtypes);
-
 	for (int h = 1; h <= params->max_hops && nfrontier > 0; h++)
 	{
-		Datum		values[2];
 		ArrayType  *ids = EngramInt8Array(frontier, nfrontier);
-		int			ntouched = 0;
-		uint64		nedges;
 
-		values[0] = ObjectIdGetDatum(relid);
-		values[1] = PointerGetDatum(ids);
-		if (SPI_execute_plan(edges_plan, values, NULL, read_only, 0) != SPI_OK_SELECT)
-			elog(ERROR, "cannot read engram.associations");
+		if (reader == NULL)
+			reader = EngramEdgeReaderOpen(relid);
+		st.hop = h;
+		st.ntouched = 0;
+		EngramEdgeReaderScan(reader, ids, ReceiveEnergy, &st);
 		pfree(ids);
-		nedges = SPI_processed;
-
-		/* incoming[v] += e * w * decay over every edge out of the frontier */
-		for (uint64 i = 0; i < nedges; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			int64		src = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			int64		dst = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-			double		w = DatumGetFloat4(SPI_getbinval(tup, desc, 3, &isnull));
-			SpreadNode *from;
-			SpreadNode *to;
-			bool		found;
-
-			CHECK_FOR_INTERRUPTS();
-			from = hash_search(nodes, &src, HASH_FIND, NULL);
-			Assert(from != NULL);
-			to = hash_search(nodes, &dst, HASH_ENTER, &found);
-			if (!found)
-			{
-				to->activation = 0;
-				to->energy = 0;
-				to->similarity = -1;
-				to->hops = -1;
-				to->stamp = 0;
-			}
-			if (to->stamp != h)
-			{
-				to->stamp = h;
-				to->incoming = 0;
-				if (ntouched == touched_size)
-				{
-					touched_size *= 2;
-					touched = repalloc(touched, sizeof(SpreadNode *) * touched_size);
-				}
-				touched[ntouched++] = to;
-			}
-			to->incoming += from->energy * w * params->decay;
-		}
-		SPI_freetuptable(SPI_tuptable);
 
 		/* a(v) grows by what arrived; strong enough arrivals carry on */
 		nfrontier = 0;
-		if (ntouched > frontier_size)
+		if (st.ntouched > frontier_size)
 		{
-			frontier_size = touched_size;
+			frontier_size = st.touched_size;
 			frontier = repalloc(frontier, sizeof(int64) * frontier_size);
 		}
-		for (int i = 0; i < ntouched; i++)
+		for (int i = 0; i < st.ntouched; i++)
 		{
-			SpreadNode *n = touched[i];
+			SpreadNode *n = st.touched[i];
 
 			n->activation = Min(1.0, n->activation + n->incoming);
 			if (n->hops < 0)
@@ -180,9 +176,11 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 			}
 		}
 	}
+	if (reader != NULL)
+		EngramEdgeReaderClose(reader);
 	pfree(frontier);
-	pfree(touched);
-	return nodes;
+	pfree(st.touched);
+	return st.nodes;
 }
 
 static int
@@ -361,7 +359,7 @@ engram_memory_spread(PG_FUNCTION_ARGS)
 		nkept++;
 	}
 
-	nodes = EngramSpread(relid, seeds, seed_act, nkept, &params, true);
+	nodes = EngramSpread(relid, seeds, seed_act, nkept, &params);
 	sorted = EngramSpreadSorted(nodes, &nsorted);
 	for (int i = 0; i < nsorted; i++)
 	{
