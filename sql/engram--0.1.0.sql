@@ -846,6 +846,28 @@ BEGIN
 END
 $$;
 
+-- DROP TABLE of a memory table: forget its registration, edges and state
+-- (an OID can be reused by a later table)
+CREATE FUNCTION engram.memory_forget_dropped() RETURNS event_trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	dropped oid[];
+BEGIN
+	SELECT array_agg(d.objid) INTO dropped
+	FROM pg_event_trigger_dropped_objects() d
+	WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+	  AND d.object_type IN ('table', 'partitioned table');
+	IF dropped IS NULL THEN
+		RETURN;
+	END IF;
+	DELETE FROM engram.associations a WHERE a.tbl = ANY (dropped);
+	DELETE FROM engram.memory_state s WHERE s.tbl = ANY (dropped);
+	DELETE FROM engram.memory_tables m WHERE m.tbl::oid = ANY (dropped);
+END
+$$;
+CREATE EVENT TRIGGER engram_memory_forget_dropped ON sql_drop
+	EXECUTE FUNCTION engram.memory_forget_dropped();
+
 CREATE FUNCTION engram.attach(tbl regclass, id_column name DEFAULT 'id',
 	embedding_column name DEFAULT 'embedding', auto_link int DEFAULT 0)
 	RETURNS void

@@ -160,4 +160,12 @@ SELECT * FROM engram.spread('g', '{1}');
 DROP VIEW g_view;
 DROP TABLE g_int, g_nokey, g_arr;
 SELECT engram.detach('g');
+-- dropping an attached table forgets it, its edges and its recall state
+SELECT engram.attach('g');
+INSERT INTO g VALUES (1, '[1,1]'), (2, '[1,2]');
+SELECT engram.associate('g', 1, 2);
+INSERT INTO engram.memory_state VALUES ('g'::regclass, 1, 1, now());
 DROP TABLE g;
+SELECT (SELECT count(*) FROM engram.memory_tables) AS tables,
+	   (SELECT count(*) FROM engram.associations) AS edges,
+	   (SELECT count(*) FROM engram.memory_state) AS states;

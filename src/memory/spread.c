@@ -64,6 +64,9 @@ typedef struct HopState
 	int			touched_size;
 	int			hop;
 	double		decay;
+	int64		nedges;			/* edges read this hop */
+	SpreadNode *from;			/* source of the previous edge: edges come */
+	int64		from_id;		/* grouped by source */
 } HopState;
 
 /*
@@ -73,11 +76,16 @@ static void
 ReceiveEnergy(void *arg, int64 src, int64 dst, float4 weight)
 {
 	HopState   *st = (HopState *) arg;
-	SpreadNode *from = hash_search(st->nodes, &src, HASH_FIND, NULL);
 	SpreadNode *to;
 	bool		found;
 
-	Assert(from != NULL);
+	st->nedges++;
+	if (st->from == NULL || st->from_id != src)
+	{
+		st->from = hash_search(st->nodes, &src, HASH_FIND, NULL);
+		st->from_id = src;
+		Assert(st->from != NULL);
+	}
 	to = hash_search(st->nodes, &dst, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -98,7 +106,7 @@ ReceiveEnergy(void *arg, int64 src, int64 dst, float4 weight)
 		}
 		st->touched[st->ntouched++] = to;
 	}
-	to->incoming += from->energy * (double) weight * st->decay;
+	to->incoming += st->from->energy * (double) weight * st->decay;
 }
 
 /*
@@ -152,8 +160,13 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 			reader = EngramEdgeReaderOpen(relid);
 		st.hop = h;
 		st.ntouched = 0;
+		st.from = NULL;
+		st.nedges = 0;
 		EngramEdgeReaderScan(reader, ids, ReceiveEnergy, &st);
 		pfree(ids);
+
+		elog(DEBUG1, "engram spread hop %d: %d sources, %lld edges, %d nodes reached",
+			 h, nfrontier, (long long) st.nedges, st.ntouched);
 
 		/* a(v) grows by what arrived; strong enough arrivals carry on */
 		nfrontier = 0;
