@@ -17,7 +17,6 @@
 
 #include "executor/spi.h"
 #include "utils/array.h"
-#include "utils/hsearch.h"
 
 /* SQL functions that take defaults are not strict: NULL is an error */
 #define ARG_NOT_NULL(n, name) \
@@ -67,14 +66,22 @@ extern void EngramEdgeReaderClose(EdgeReader *r);
 /* spread.c: spreading activation over engram.associations */
 typedef struct SpreadNode
 {
-	int64		id;				/* hash key */
+	int64		id;
 	double		activation;		/* a(v) */
 	double		energy;			/* energy carried out of v this hop */
 	double		incoming;		/* energy arriving in the current hop */
 	double		similarity;		/* recall: similarity of a seed, else -1 */
+	float4		reported;		/* activation as reported (real) */
 	int			hops;			/* hops(v), -1 while unset */
 	int			stamp;			/* hop in which incoming was last reset */
 } SpreadNode;
+
+/* every node a spread reached; the seeds first, in the order given */
+typedef struct SpreadGraph
+{
+	SpreadNode *nodes;
+	int			nnodes;
+} SpreadGraph;
 
 typedef struct SpreadParams
 {
@@ -83,10 +90,13 @@ typedef struct SpreadParams
 	double		threshold;
 } SpreadParams;
 
+typedef bool (*SpreadFilter) (const SpreadNode *node, const void *arg);
+
 extern void EngramSpreadValidate(int max_hops, float4 decay, float4 threshold);
-extern HTAB *EngramSpread(Oid relid, const int64 *seeds, const double *seed_act,
-						  int nseeds, const SpreadParams *params);
-extern SpreadNode **EngramSpreadSorted(HTAB *nodes, int *count);
+extern SpreadGraph *EngramSpread(Oid relid, const int64 *seeds, const double *seed_act,
+								 int nseeds, const SpreadParams *params);
+extern SpreadNode **EngramSpreadSorted(SpreadGraph *graph, SpreadFilter keep,
+									   const void *arg, int *count);
 
 /* associations.c */
 extern void EngramMemoryReinforce(MemoryTable *mt, const int64 *ids, int n);

@@ -58,6 +58,26 @@ CheckCount(const char *name, int value)
 				 errdetail("The value given was %d.", value)));
 }
 
+typedef struct RecallFilter
+{
+	RecallMode	mode;
+	double		threshold;
+} RecallFilter;
+
+/*
+ * similarity: every seed; hybrid: the seeds and the rows the spread reached
+ * with enough activation; spreading: only the latter
+ */
+static bool
+Returnable(const SpreadNode *node, const void *arg)
+{
+	const RecallFilter *f = (const RecallFilter *) arg;
+
+	if (node->hops == 0)
+		return f->mode != RECALL_SPREADING;
+	return f->mode != RECALL_SIMILARITY && node->activation >= f->threshold;
+}
+
 /*
  * engram.recall(tbl, cue, k, mode, seeds, max_hops, decay, threshold, reinforce)
  */
@@ -77,7 +97,8 @@ engram_memory_recall(PG_FUNCTION_ARGS)
 	int			nseeds;
 	int64	   *seeds;
 	double	   *sims;
-	HTAB	   *nodes;
+	SpreadGraph *graph;
+	RecallFilter filter;
 	SpreadNode **sorted;
 	int			nsorted;
 	int64	   *returned;
@@ -141,14 +162,12 @@ engram_memory_recall(PG_FUNCTION_ARGS)
 		/* no hop: a spread of zero hops is exactly the seeds */
 		params.max_hops = 0;
 	}
-	nodes = EngramSpread(relid, seeds, sims, nseeds, &params);
+	graph = EngramSpread(relid, seeds, sims, nseeds, &params);
 	for (int i = 0; i < nseeds; i++)
-	{
-		SpreadNode *n = hash_search(nodes, &seeds[i], HASH_FIND, NULL);
-
-		n->similarity = sims[i];
-	}
-	sorted = EngramSpreadSorted(nodes, &nsorted);
+		graph->nodes[i].similarity = sims[i];	/* seeds come first */
+	filter.mode = mode;
+	filter.threshold = params.threshold;
+	sorted = EngramSpreadSorted(graph, Returnable, &filter, &nsorted);
 
 	returned = palloc(sizeof(int64) * k);
 	for (int i = 0; i < nsorted && nreturned < k; i++)
@@ -157,18 +176,8 @@ engram_memory_recall(PG_FUNCTION_ARGS)
 		Datum		out[4];
 		bool		nulls[4] = {false, false, false, false};
 
-		/*
-		 * similarity: every seed; hybrid: seeds and rows the spread reached
-		 * with enough activation; spreading: only the latter
-		 */
-		if (mode == RECALL_SPREADING &&
-			(n->hops < 1 || n->activation < params.threshold))
-			continue;
-		if (mode == RECALL_HYBRID && n->hops >= 1 &&
-			n->activation < params.threshold)
-			continue;
 		out[0] = Int64GetDatum(n->id);
-		out[1] = Float4GetDatum((float4) n->activation);
+		out[1] = Float4GetDatum(n->reported);
 		if (n->similarity >= 0)
 			out[2] = Float4GetDatum((float4) n->similarity);
 		else

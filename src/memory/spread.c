@@ -22,10 +22,12 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 
 #include "memory/memory.h"
 
@@ -55,19 +57,72 @@ EngramSpreadValidate(int max_hops, float4 decay, float4 threshold)
 				 errdetail("The value given was %g.", threshold)));
 }
 
-/* one hop in progress: what the edge callback needs */
-typedef struct HopState
+/* id -> position in the node array (nodes move when the array grows) */
+typedef struct NodeSlot
 {
-	HTAB	   *nodes;
-	SpreadNode **touched;		/* nodes that received energy this hop */
+	int64		id;
+	uint32		node;
+	char		status;
+} NodeSlot;
+
+#define SH_PREFIX nodemap
+#define SH_ELEMENT_TYPE NodeSlot
+#define SH_KEY_TYPE int64
+#define SH_KEY id
+#define SH_HASH_KEY(tb, key) murmurhash32((uint32) (key) ^ (uint32) ((uint64) (key) >> 32))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* a spread in progress: what the edge callback needs */
+typedef struct SpreadState
+{
+	nodemap_hash *map;
+	SpreadNode *nodes;
+	int			nnodes;
+	int			nodes_size;
+	int		   *touched;		/* nodes that received energy this hop */
 	int			ntouched;
 	int			touched_size;
 	int			hop;
 	double		decay;
 	int64		nedges;			/* edges read this hop */
-	SpreadNode *from;			/* source of the previous edge: edges come */
-	int64		from_id;		/* grouped by source */
-} HopState;
+	int			from;			/* source of the previous edge (edges come */
+	int64		from_id;		/* grouped by source), -1 if none */
+} SpreadState;
+
+/*
+ * The node of id, added with activation 0 and no hop if new
+ */
+static inline int
+NodeFor(SpreadState *st, int64 id)
+{
+	bool		found;
+	NodeSlot   *slot = nodemap_insert(st->map, id, &found);
+
+	if (!found)
+	{
+		SpreadNode *n;
+
+		if (st->nnodes == st->nodes_size)
+		{
+			st->nodes_size *= 2;
+			st->nodes = repalloc(st->nodes, sizeof(SpreadNode) * st->nodes_size);
+		}
+		slot->node = st->nnodes++;
+		n = &st->nodes[slot->node];
+		n->id = id;
+		n->activation = 0;
+		n->energy = 0;
+		n->incoming = 0;
+		n->similarity = -1;
+		n->hops = -1;
+		n->stamp = 0;
+	}
+	return slot->node;
+}
 
 /*
  * incoming[dst] += energy[src] * w * decay, for one edge out of the frontier
@@ -75,80 +130,69 @@ typedef struct HopState
 static void
 ReceiveEnergy(void *arg, int64 src, int64 dst, float4 weight)
 {
-	HopState   *st = (HopState *) arg;
-	SpreadNode *to;
-	bool		found;
+	SpreadState *st = (SpreadState *) arg;
+	int			to;
+	SpreadNode *n;
 
 	st->nedges++;
-	if (st->from == NULL || st->from_id != src)
+	if (st->from < 0 || st->from_id != src)
 	{
-		st->from = hash_search(st->nodes, &src, HASH_FIND, NULL);
+		NodeSlot   *slot = nodemap_lookup(st->map, src);
+
+		Assert(slot != NULL);
+		st->from = slot->node;
 		st->from_id = src;
-		Assert(st->from != NULL);
 	}
-	to = hash_search(st->nodes, &dst, HASH_ENTER, &found);
-	if (!found)
+	to = NodeFor(st, dst);
+	n = &st->nodes[to];
+	if (n->stamp != st->hop)
 	{
-		to->activation = 0;
-		to->energy = 0;
-		to->similarity = -1;
-		to->hops = -1;
-		to->stamp = 0;
-	}
-	if (to->stamp != st->hop)
-	{
-		to->stamp = st->hop;
-		to->incoming = 0;
+		n->stamp = st->hop;
+		n->incoming = 0;
 		if (st->ntouched == st->touched_size)
 		{
 			st->touched_size *= 2;
-			st->touched = repalloc(st->touched, sizeof(SpreadNode *) * st->touched_size);
+			st->touched = repalloc(st->touched, sizeof(int) * st->touched_size);
 		}
 		st->touched[st->ntouched++] = to;
 	}
-	to->incoming += st->from->energy * (double) weight * st->decay;
+	n->incoming += st->nodes[st->from].energy * (double) weight * st->decay;
 }
 
 /*
- * Run the spread from nseeds distinct seeds over the edges of relid.
- * Returns a hash of SpreadNode holding every node reached (or seeded), in
- * the current memory context.
+ * Run the spread from nseeds distinct seeds over the edges of relid, in the
+ * current memory context
  */
-HTAB *
+SpreadGraph *
 EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 			 const SpreadParams *params)
 {
-	HASHCTL		ctl;
-	HopState	st;
+	SpreadState st;
+	SpreadGraph *graph = palloc(sizeof(SpreadGraph));
 	int64	   *frontier;
 	int			nfrontier;
 	int			frontier_size;
 	EdgeReader *reader = NULL;
 
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(SpreadNode);
-	ctl.hcxt = CurrentMemoryContext;
-	st.nodes = hash_create("engram spread", Max(64, nseeds * 16), &ctl,
-						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	st.map = nodemap_create(CurrentMemoryContext, Max(256, nseeds * 64), NULL);
+	st.nodes_size = Max(256, nseeds * 64);
+	st.nodes = palloc(sizeof(SpreadNode) * st.nodes_size);
+	st.nnodes = 0;
+	st.touched_size = st.nodes_size;
+	st.touched = palloc(sizeof(int) * st.touched_size);
 	st.decay = params->decay;
 
 	frontier_size = Max(16, nseeds);
 	frontier = palloc(sizeof(int64) * frontier_size);
-	st.touched_size = frontier_size;
-	st.touched = palloc(sizeof(SpreadNode *) * st.touched_size);
 	nfrontier = 0;
 	for (int i = 0; i < nseeds; i++)
 	{
-		bool		found;
-		SpreadNode *n = hash_search(st.nodes, &seeds[i], HASH_ENTER, &found);
+		SpreadNode *n = &st.nodes[NodeFor(&st, seeds[i])];
 
-		Assert(!found);
+		Assert(st.nnodes == i + 1);
 		n->activation = seed_act[i];
 		n->energy = seed_act[i];
-		n->incoming = 0;
-		n->similarity = -1;
 		n->hops = 0;
-		n->stamp = 0;
 		frontier[nfrontier++] = seeds[i];
 	}
 
@@ -160,11 +204,10 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 			reader = EngramEdgeReaderOpen(relid);
 		st.hop = h;
 		st.ntouched = 0;
-		st.from = NULL;
 		st.nedges = 0;
+		st.from = -1;
 		EngramEdgeReaderScan(reader, ids, ReceiveEnergy, &st);
 		pfree(ids);
-
 		elog(DEBUG1, "engram spread hop %d: %d sources, %lld edges, %d nodes reached",
 			 h, nfrontier, (long long) st.nedges, st.ntouched);
 
@@ -177,7 +220,7 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 		}
 		for (int i = 0; i < st.ntouched; i++)
 		{
-			SpreadNode *n = st.touched[i];
+			SpreadNode *n = &st.nodes[st.touched[i]];
 
 			n->activation = Min(1.0, n->activation + n->incoming);
 			if (n->hops < 0)
@@ -191,9 +234,12 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 	}
 	if (reader != NULL)
 		EngramEdgeReaderClose(reader);
+	nodemap_destroy(st.map);
 	pfree(frontier);
 	pfree(st.touched);
-	return st.nodes;
+	graph->nodes = st.nodes;
+	graph->nnodes = st.nnodes;
+	return graph;
 }
 
 static int
@@ -201,35 +247,44 @@ CompareByActivation(const void *a, const void *b)
 {
 	const SpreadNode *x = *(SpreadNode *const *) a;
 	const SpreadNode *y = *(SpreadNode *const *) b;
-	float4		ax = (float4) x->activation;
-	float4		ay = (float4) y->activation;
 
 	/* as reported: the real values, then the key */
-	if (ax != ay)
-		return ax > ay ? -1 : 1;
+	if (x->reported != y->reported)
+		return x->reported > y->reported ? -1 : 1;
 	if (x->id != y->id)
 		return x->id < y->id ? -1 : 1;
 	return 0;
 }
 
 /*
- * Every node of a spread, by activation descending then id ascending
+ * The nodes of a spread that keep() accepts, by activation descending then
+ * id ascending
  */
 SpreadNode **
-EngramSpreadSorted(HTAB *nodes, int *count)
+EngramSpreadSorted(SpreadGraph *graph, SpreadFilter keep, const void *arg, int *count)
 {
-	long		n = hash_get_num_entries(nodes);
-	SpreadNode **result = palloc(sizeof(SpreadNode *) * Max(n, 1));
-	HASH_SEQ_STATUS seq;
-	SpreadNode *node;
-	int			i = 0;
+	SpreadNode **result = palloc(sizeof(SpreadNode *) * Max(graph->nnodes, 1));
+	int			n = 0;
 
-	hash_seq_init(&seq, nodes);
-	while ((node = hash_seq_search(&seq)) != NULL)
-		result[i++] = node;
-	qsort(result, i, sizeof(SpreadNode *), CompareByActivation);
-	*count = i;
+	for (int i = 0; i < graph->nnodes; i++)
+	{
+		SpreadNode *node = &graph->nodes[i];
+
+		if (!keep(node, arg))
+			continue;
+		node->reported = (float4) node->activation;
+		result[n++] = node;
+	}
+	qsort(result, n, sizeof(SpreadNode *), CompareByActivation);
+	*count = n;
 	return result;
+}
+
+/* spread's result: a(v) >= threshold */
+static bool
+ActivatedEnough(const SpreadNode *node, const void *arg)
+{
+	return node->activation >= *(const double *) arg;
 }
 
 /*
@@ -271,7 +326,7 @@ engram_memory_spread(PG_FUNCTION_ARGS)
 	MemoryTable *mt;
 	HTAB	   *present;
 	HASHCTL		ctl;
-	HTAB	   *nodes;
+	SpreadGraph *graph;
 	SpreadNode **sorted;
 	int			nsorted;
 
@@ -372,17 +427,15 @@ engram_memory_spread(PG_FUNCTION_ARGS)
 		nkept++;
 	}
 
-	nodes = EngramSpread(relid, seeds, seed_act, nkept, &params);
-	sorted = EngramSpreadSorted(nodes, &nsorted);
+	graph = EngramSpread(relid, seeds, seed_act, nkept, &params);
+	sorted = EngramSpreadSorted(graph, ActivatedEnough, &params.threshold, &nsorted);
 	for (int i = 0; i < nsorted; i++)
 	{
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
 
-		if (sorted[i]->activation < params.threshold)
-			continue;
 		values[0] = Int64GetDatum(sorted[i]->id);
-		values[1] = Float4GetDatum((float4) sorted[i]->activation);
+		values[1] = Float4GetDatum(sorted[i]->reported);
 		values[2] = Int32GetDatum(sorted[i]->hops);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
