@@ -723,8 +723,10 @@ CREATE TABLE engram.memory_tables (
 );
 COMMENT ON TABLE engram.memory_tables IS 'tables attached as engram memory';
 
+-- tbl is a regclass in all three tables: pg_dump writes it as the table's
+-- name, so a restore links the rows to the restored table's new OID
 CREATE TABLE engram.associations (
-	tbl oid NOT NULL,
+	tbl regclass NOT NULL,
 	src bigint NOT NULL,
 	dst bigint NOT NULL,
 	weight real NOT NULL CHECK (weight > 0 AND weight <= 1),
@@ -737,7 +739,7 @@ CREATE INDEX associations_dst ON engram.associations (tbl, dst);
 COMMENT ON TABLE engram.associations IS 'directed, weighted edges between rows of a memory table';
 
 CREATE TABLE engram.memory_state (
-	tbl oid NOT NULL,
+	tbl regclass NOT NULL,
 	id bigint NOT NULL,
 	recall_count bigint NOT NULL,
 	last_recall timestamptz NOT NULL,
@@ -750,7 +752,7 @@ SELECT pg_catalog.pg_extension_config_dump('engram.associations', '');
 SELECT pg_catalog.pg_extension_config_dump('engram.memory_state', '');
 
 CREATE VIEW engram.edges AS
-	SELECT a.tbl::regclass AS memory_table, a.src, a.dst, a.weight, a.kind
+	SELECT a.tbl AS memory_table, a.src, a.dst, a.weight, a.kind
 	FROM engram.associations a;
 COMMENT ON VIEW engram.edges IS 'associations with the memory table by name';
 
@@ -860,8 +862,8 @@ BEGIN
 	IF dropped IS NULL THEN
 		RETURN;
 	END IF;
-	DELETE FROM engram.associations a WHERE a.tbl = ANY (dropped);
-	DELETE FROM engram.memory_state s WHERE s.tbl = ANY (dropped);
+	DELETE FROM engram.associations a WHERE a.tbl::oid = ANY (dropped);
+	DELETE FROM engram.memory_state s WHERE s.tbl::oid = ANY (dropped);
 	DELETE FROM engram.memory_tables m WHERE m.tbl::oid = ANY (dropped);
 END
 $$;

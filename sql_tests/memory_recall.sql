@@ -146,5 +146,21 @@ SELECT memories, edges, mean_degree FROM engram.memory_stats('a');
 DELETE FROM a WHERE id = 3;
 SELECT src, dst FROM engram.edges WHERE memory_table = 'a'::regclass ORDER BY src, dst;
 
+-- spread and recall read edges past the executor: they check that the
+-- caller may read the memory table
+CREATE ROLE regress_memory_reader;
+GRANT USAGE ON SCHEMA engram TO regress_memory_reader;
+GRANT SELECT ON engram.memory_tables TO regress_memory_reader;
+SET ROLE regress_memory_reader;
+SELECT * FROM engram.spread('m', '{1}');
+SELECT * FROM engram.recall('m', '[1,0,0]', 3);
+RESET ROLE;
+GRANT SELECT ON m TO regress_memory_reader;
+SET ROLE regress_memory_reader;
+SELECT * FROM engram.spread('m', '{1}');
+RESET ROLE;
+DROP OWNED BY regress_memory_reader;
+DROP ROLE regress_memory_reader;
+
 SELECT engram.detach('a'), engram.detach('m');
 DROP TABLE a, m;

@@ -18,6 +18,8 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -119,6 +121,13 @@ EngramMemoryTableGet(Oid relid, Oid cuetype)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
+	/*
+	 * The edges are read past the executor (edges.c): whoever cannot read
+	 * the memory table must not learn its associations either
+	 */
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, get_relkind_objtype(get_rel_relkind(relid)),
+					   relname);
 	/* named as regclass names it in the SQL functions (schema-qualified) */
 	qualname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 										  relname);
