@@ -1206,3 +1206,351 @@ CREATE FUNCTION engram.alex_stats(index regclass,
 	RETURNS record
 	AS 'MODULE_PATHNAME', 'engram_alex_stats' LANGUAGE C STRICT;
 COMMENT ON FUNCTION engram.alex_stats(regclass) IS 'size and shape of an engram_alex index';
+
+-- cognitive memory ---------------------------------------------------------
+--
+-- A memory table is a user table with a bigint key and a vector column,
+-- registered in engram.memory_tables.  Associations and per-row recall state
+-- live in tables of their own, keyed by the memory table's OID, so that the
+-- user's table keeps its shape.  All three tables hold user data and are
+-- dumped by pg_dump (pg_extension_config_dump).  src/memory/ holds the C side:
+-- spreading activation, recall, decay and statistics.
+
+CREATE TABLE engram.memory_tables (
+	tbl regclass PRIMARY KEY,
+	id_column name NOT NULL,
+	embedding_column name NOT NULL,
+	auto_link int NOT NULL CHECK (auto_link >= 0)
+);
+COMMENT ON TABLE engram.memory_tables IS 'tables attached as engram memory';
+
+-- tbl is a regclass in all three tables: pg_dump writes it as the table's
+-- name, so a restore links the rows to the restored table's new OID
+CREATE TABLE engram.associations (
+	tbl regclass NOT NULL,
+	src bigint NOT NULL,
+	dst bigint NOT NULL,
+	weight real NOT NULL CHECK (weight > 0 AND weight <= 1),
+	kind text NOT NULL,
+	-- spread reads a node's edges from this index alone (src/memory/edges.c)
+	PRIMARY KEY (tbl, src, dst) INCLUDE (weight)
+);
+-- deleting a memory row removes the edges that end at it too
+CREATE INDEX associations_dst ON engram.associations (tbl, dst);
+COMMENT ON TABLE engram.associations IS 'directed, weighted edges between rows of a memory table';
+
+CREATE TABLE engram.memory_state (
+	tbl regclass NOT NULL,
+	id bigint NOT NULL,
+	recall_count bigint NOT NULL,
+	last_recall timestamptz NOT NULL,
+	PRIMARY KEY (tbl, id)
+);
+COMMENT ON TABLE engram.memory_state IS 'recall count and last recall time of memory rows';
+
+SELECT pg_catalog.pg_extension_config_dump('engram.memory_tables', '');
+SELECT pg_catalog.pg_extension_config_dump('engram.associations', '');
+SELECT pg_catalog.pg_extension_config_dump('engram.memory_state', '');
+
+CREATE VIEW engram.edges AS
+	SELECT a.tbl AS memory_table, a.src, a.dst, a.weight, a.kind
+	FROM engram.associations a;
+COMMENT ON VIEW engram.edges IS 'associations with the memory table by name';
+
+-- the registration of tbl, or an error
+CREATE FUNCTION engram.memory_table(tbl regclass) RETURNS engram.memory_tables
+	LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r engram.memory_tables;
+BEGIN
+	SELECT * INTO r FROM engram.memory_tables m WHERE m.tbl = memory_table.tbl;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'table "%" is not attached as engram memory', tbl
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Call engram.attach() first.';
+	END IF;
+	RETURN r;
+END
+$$;
+
+-- AFTER INSERT, per row: link the new row with its k nearest other rows
+-- (TG_ARGV[0]: the schema of engram's operators)
+CREATE FUNCTION engram.memory_auto_link() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	m engram.memory_tables := engram.memory_table(TG_RELID);
+BEGIN
+	IF m.auto_link = 0 THEN
+		RETURN NULL;
+	END IF;
+	-- k + 1 nearest through the cosine index, less the row itself; both
+	-- directions, as engram.associate() does by default.  The neighbours
+	-- are locked (FOR KEY SHARE) so that none is deleted under its new
+	-- edges, and edges are written in key order (see engram.associate)
+	EXECUTE format(
+		'INSERT INTO engram.associations (tbl, src, dst, weight, kind)
+		 SELECT $1, e.src, e.dst, least(1, 1 - n.d)::real, ''auto''
+		 FROM (SELECT c.id, c.d
+			   FROM (SELECT t.%1$I AS id, t.%2$I OPERATOR(%4$s.<=>) ($2).%2$I AS d
+					 FROM %3$s t ORDER BY t.%2$I OPERATOR(%4$s.<=>) ($2).%2$I LIMIT $3 + 1
+					 FOR KEY SHARE OF t) c
+			   WHERE c.id <> ($2).%1$I ORDER BY c.d LIMIT $3) n,
+			  LATERAL (VALUES (($2).%1$I, n.id), (n.id, ($2).%1$I)) e(src, dst)
+		 WHERE n.d < 1
+		 ORDER BY e.src, e.dst
+		 ON CONFLICT (tbl, src, dst) DO NOTHING',
+		m.id_column, m.embedding_column, TG_RELID::regclass, quote_ident(TG_ARGV[0]))
+	USING TG_RELID::oid, NEW, m.auto_link;
+	RETURN NULL;
+END
+$$;
+
+-- AFTER DELETE, per statement: remove the edges and state of deleted rows
+CREATE FUNCTION engram.memory_forget_deleted() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	m engram.memory_tables := engram.memory_table(TG_RELID);
+BEGIN
+	-- edges are locked in key order, as every writer of them does
+	EXECUTE format(
+		'WITH gone AS (SELECT %1$I AS id FROM deleted_rows),
+			  e AS (DELETE FROM engram.associations a
+					WHERE (a.tbl, a.src, a.dst) IN
+						(SELECT x.tbl, x.src, x.dst FROM engram.associations x, gone
+						 WHERE x.tbl = $1 AND (x.src = gone.id OR x.dst = gone.id)
+						 ORDER BY x.src, x.dst FOR UPDATE OF x))
+		 DELETE FROM engram.memory_state s USING gone
+		 WHERE s.tbl = $1 AND s.id = gone.id', m.id_column)
+	USING TG_RELID::oid;
+	RETURN NULL;
+END
+$$;
+
+-- AFTER TRUNCATE: forget every edge and state of the table
+CREATE FUNCTION engram.memory_forget_all() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	DELETE FROM engram.associations a WHERE a.tbl = TG_RELID;
+	DELETE FROM engram.memory_state s WHERE s.tbl = TG_RELID;
+	RETURN NULL;
+END
+$$;
+
+-- BEFORE UPDATE OF the key: edges are keyed by it, so it must not change
+CREATE FUNCTION engram.memory_keep_key() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF to_jsonb(NEW) -> TG_ARGV[0] IS DISTINCT FROM to_jsonb(OLD) -> TG_ARGV[0] THEN
+		RAISE EXCEPTION 'cannot change the key of a row of memory table "%"', TG_RELID::regclass
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Associations refer to rows by their key.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+-- DROP TABLE of a memory table: forget its registration, edges and state
+-- (an OID can be reused by a later table)
+CREATE FUNCTION engram.memory_forget_dropped() RETURNS event_trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	dropped oid[];
+BEGIN
+	SELECT array_agg(d.objid) INTO dropped
+	FROM pg_event_trigger_dropped_objects() d
+	WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+	  AND d.object_type IN ('table', 'partitioned table');
+	IF dropped IS NULL THEN
+		RETURN;
+	END IF;
+	DELETE FROM engram.associations a WHERE a.tbl::oid = ANY (dropped);
+	DELETE FROM engram.memory_state s WHERE s.tbl::oid = ANY (dropped);
+	DELETE FROM engram.memory_tables m WHERE m.tbl::oid = ANY (dropped);
+END
+$$;
+CREATE EVENT TRIGGER engram_memory_forget_dropped ON sql_drop
+	EXECUTE FUNCTION engram.memory_forget_dropped();
+
+CREATE FUNCTION engram.attach(tbl regclass, id_column name DEFAULT 'id',
+	embedding_column name DEFAULT 'embedding', auto_link int DEFAULT 0)
+	RETURNS void
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	id_att int2;
+	emb_att int2;
+	vec_schema name;
+	t name;
+BEGIN
+	IF tbl IS NULL OR id_column IS NULL OR embedding_column IS NULL OR auto_link IS NULL THEN
+		RAISE EXCEPTION 'arguments of engram.attach must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF auto_link < 0 OR auto_link > 1000 THEN
+		RAISE EXCEPTION 'auto_link must be between 0 and 1000'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION '"%" is not a table', tbl
+			USING ERRCODE = 'wrong_object_type';
+	END IF;
+	IF EXISTS (SELECT FROM engram.memory_tables m WHERE m.tbl = attach.tbl) THEN
+		RAISE EXCEPTION 'table "%" is already attached as engram memory', tbl
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+
+	SELECT a.attnum, a.atttypid::regtype::name INTO id_att, t
+	FROM pg_attribute a
+	WHERE a.attrelid = tbl AND a.attname = id_column AND a.attnum > 0 AND NOT a.attisdropped;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'column "%" of table "%" does not exist', id_column, tbl
+			USING ERRCODE = 'undefined_column';
+	END IF;
+	IF t <> 'bigint' THEN
+		RAISE EXCEPTION 'key column "%" of a memory table must be bigint, not %', id_column, t
+			USING ERRCODE = 'datatype_mismatch';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_index i
+				   WHERE i.indrelid = tbl AND i.indisunique AND i.indpred IS NULL
+					 AND i.indexprs IS NULL AND i.indnatts = 1 AND i.indkey[0] = id_att) THEN
+		RAISE EXCEPTION 'key column "%" of a memory table needs a unique index', id_column
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Make it the primary key.';
+	END IF;
+
+	SELECT a.attnum, n.nspname INTO emb_att, vec_schema
+	FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+		 JOIN pg_namespace n ON n.oid = ty.typnamespace
+	WHERE a.attrelid = tbl AND a.attname = embedding_column AND a.attnum > 0
+	  AND NOT a.attisdropped;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'column "%" of table "%" does not exist', embedding_column, tbl
+			USING ERRCODE = 'undefined_column';
+	END IF;
+	IF (SELECT a.atttypid FROM pg_attribute a
+		WHERE a.attrelid = tbl AND a.attnum = emb_att) IS DISTINCT FROM
+	   (SELECT ty.oid FROM pg_type ty JOIN pg_extension x ON x.extnamespace = ty.typnamespace
+		WHERE x.extname = 'engram' AND ty.typname = 'vector') THEN
+		RAISE EXCEPTION 'embedding column "%" of a memory table must be of type vector', embedding_column
+			USING ERRCODE = 'datatype_mismatch';
+	END IF;
+	-- recall and auto_link find neighbours through this index
+	IF NOT EXISTS (SELECT FROM pg_index i
+				   JOIN pg_class ic ON ic.oid = i.indexrelid
+				   JOIN pg_am am ON am.oid = ic.relam AND am.amname = 'engram_hnsw'
+				   JOIN pg_opclass oc ON oc.oid = i.indclass[0] AND oc.opcname = 'vector_cosine_ops'
+				   WHERE i.indrelid = tbl AND i.indnatts = 1 AND i.indpred IS NULL
+					 AND i.indkey[0] = emb_att AND i.indisvalid) THEN
+		RAISE EXCEPTION 'table "%" has no engram_hnsw index on "%" with vector_cosine_ops', tbl, embedding_column
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = format('CREATE INDEX ON %s USING engram_hnsw (%I vector_cosine_ops);', tbl, embedding_column);
+	END IF;
+
+	INSERT INTO engram.memory_tables VALUES (tbl, id_column, embedding_column, auto_link);
+	EXECUTE format('CREATE TRIGGER engram_memory_auto_link AFTER INSERT ON %s
+					FOR EACH ROW EXECUTE FUNCTION engram.memory_auto_link(%L)', tbl, vec_schema);
+	EXECUTE format('CREATE TRIGGER engram_memory_forget_deleted AFTER DELETE ON %s
+					REFERENCING OLD TABLE AS deleted_rows
+					FOR EACH STATEMENT EXECUTE FUNCTION engram.memory_forget_deleted()', tbl);
+	EXECUTE format('CREATE TRIGGER engram_memory_forget_all AFTER TRUNCATE ON %s
+					FOR EACH STATEMENT EXECUTE FUNCTION engram.memory_forget_all()', tbl);
+	EXECUTE format('CREATE TRIGGER engram_memory_keep_key BEFORE UPDATE OF %I ON %s
+					FOR EACH ROW EXECUTE FUNCTION engram.memory_keep_key(%L)', id_column, tbl, id_column);
+END
+$$;
+COMMENT ON FUNCTION engram.attach(regclass, name, name, int) IS 'register a table as engram memory';
+
+CREATE FUNCTION engram.detach(tbl regclass) RETURNS void
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM engram.memory_table(tbl);
+	EXECUTE format('DROP TRIGGER engram_memory_auto_link ON %s', tbl);
+	EXECUTE format('DROP TRIGGER engram_memory_forget_deleted ON %s', tbl);
+	EXECUTE format('DROP TRIGGER engram_memory_forget_all ON %s', tbl);
+	EXECUTE format('DROP TRIGGER engram_memory_keep_key ON %s', tbl);
+	DELETE FROM engram.associations a WHERE a.tbl = detach.tbl;
+	DELETE FROM engram.memory_state s WHERE s.tbl = detach.tbl;
+	DELETE FROM engram.memory_tables m WHERE m.tbl = detach.tbl;
+END
+$$;
+COMMENT ON FUNCTION engram.detach(regclass) IS 'unregister a memory table and drop its associations';
+
+CREATE FUNCTION engram.associate(tbl regclass, src bigint, dst bigint,
+	weight real DEFAULT 1.0, kind text DEFAULT 'semantic', bidirectional boolean DEFAULT true)
+	RETURNS void
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	m engram.memory_tables;
+	key bigint;
+	present boolean;
+BEGIN
+	IF tbl IS NULL OR src IS NULL OR dst IS NULL OR weight IS NULL
+	   OR kind IS NULL OR bidirectional IS NULL THEN
+		RAISE EXCEPTION 'arguments of engram.associate must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	m := engram.memory_table(tbl);
+	IF NOT (weight > 0 AND weight <= 1) THEN
+		RAISE EXCEPTION 'association weight must be greater than 0 and at most 1'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('The weight given was %s.', weight);
+	END IF;
+	IF src = dst THEN
+		RAISE EXCEPTION 'a memory cannot be associated with itself'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- lock both rows (in key order) so neither is deleted under the edge
+	FOREACH key IN ARRAY ARRAY[least(src, dst), greatest(src, dst)] LOOP
+		EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I = $1 FOR KEY SHARE)', tbl, m.id_column)
+			INTO present USING key;
+		IF NOT present THEN
+			RAISE EXCEPTION 'memory % does not exist in table "%"', key, tbl
+				USING ERRCODE = 'foreign_key_violation';
+		END IF;
+	END LOOP;
+	-- both directions in one statement, in key order: concurrent writers
+	-- (recall with reinforce, other associate calls) lock edges in one order
+	INSERT INTO engram.associations AS a (tbl, src, dst, weight, kind)
+	SELECT associate.tbl, e.s, e.d, associate.weight, associate.kind
+	FROM (VALUES (associate.src, associate.dst), (associate.dst, associate.src)) e(s, d)
+	WHERE bidirectional OR e.s = associate.src
+	ORDER BY e.s, e.d
+	ON CONFLICT ON CONSTRAINT associations_pkey
+	DO UPDATE SET weight = EXCLUDED.weight, kind = EXCLUDED.kind;
+END
+$$;
+COMMENT ON FUNCTION engram.associate(regclass, bigint, bigint, real, text, boolean) IS 'create or update an association';
+
+CREATE FUNCTION engram.dissociate(tbl regclass, src bigint, dst bigint) RETURNS boolean
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM engram.memory_table(tbl);
+	DELETE FROM engram.associations a
+	WHERE a.tbl = dissociate.tbl AND a.src = dissociate.src AND a.dst = dissociate.dst;
+	RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION engram.dissociate(regclass, bigint, bigint) IS 'remove the association src -> dst';
+
+CREATE FUNCTION engram.spread(tbl regclass, seeds bigint[], max_hops int DEFAULT 3,
+	decay real DEFAULT 0.5, threshold real DEFAULT 0.1, seed_activation real[] DEFAULT NULL)
+	RETURNS TABLE (id bigint, activation real, hops int)
+	AS 'MODULE_PATHNAME', 'engram_memory_spread' LANGUAGE C STABLE;
+COMMENT ON FUNCTION engram.spread(regclass, bigint[], int, real, real, real[]) IS 'spreading activation from seed memories';
+
+CREATE FUNCTION engram.recall(tbl regclass, cue vector, k int DEFAULT 10,
+	mode text DEFAULT 'hybrid', seeds int DEFAULT NULL, max_hops int DEFAULT 2,
+	decay real DEFAULT 0.5, threshold real DEFAULT 0.1, reinforce boolean DEFAULT false)
+	RETURNS TABLE (id bigint, activation real, similarity real, hops int)
+	AS 'MODULE_PATHNAME', 'engram_memory_recall' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION engram.recall(regclass, vector, int, text, int, int, real, real, boolean) IS 'memories most activated by a cue';
+
+CREATE FUNCTION engram.decay_associations(tbl regclass, factor real) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'engram_memory_decay_associations' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION engram.decay_associations(regclass, real) IS 'weaken all associations, prune those below engram.prune_below';
+
+CREATE FUNCTION engram.memory_stats(tbl regclass,
+	OUT memories bigint, OUT hot bigint, OUT warm bigint, OUT cold bigint,
+	OUT edges bigint, OUT mean_degree float8)
+	RETURNS record
+	AS 'MODULE_PATHNAME', 'engram_memory_stats' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION engram.memory_stats(regclass) IS 'memories per tier, edges and mean out-degree';

@@ -14,6 +14,7 @@
 
 #include "am/alex/alex.h"
 #include "am/hnsw/hnsw.h"
+#include "memory/memory.h"
 #include "simd.h"
 #include "simd_guc.h"
 #include "stats.h"
@@ -34,6 +35,7 @@ _PG_init(void)
 	EngramHnswInit();
 	EngramStatsInit();
 	EngramAlexInit();
+	EngramMemoryInit();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("engram");

@@ -1,0 +1,104 @@
+/*-------------------------------------------------------------------------
+ *
+ * memory.h
+ *	  Cognitive memory: shared declarations of src/memory/.
+ *
+ * A memory table is a user table registered in engram.memory_tables; its
+ * associations live in engram.associations and its recall state in
+ * engram.memory_state (see the "cognitive memory" section of the install
+ * script and README.md).
+ *
+ * src/memory/memory.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ENGRAM_MEMORY_H
+#define ENGRAM_MEMORY_H
+
+#include "executor/spi.h"
+#include "utils/array.h"
+
+/* SQL functions that take defaults are not strict: NULL is an error */
+#define ARG_NOT_NULL(n, name) \
+	do { \
+		if (PG_ARGISNULL(n)) \
+			ereport(ERROR, \
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), \
+					 errmsg("%s must not be null", name))); \
+	} while (0)
+
+/* memory_guc.c */
+extern double engram_memory_learning_rate;
+extern double engram_memory_prune_below;
+extern int	engram_memory_hot_recalls;
+extern int	engram_memory_hot_age;
+extern int	engram_memory_warm_age;
+
+extern void EngramMemoryInit(void);
+
+/* registry.c: a registered table and the queries prepared for it */
+typedef struct MemoryTable
+{
+	Oid			relid;			/* hash key */
+	char		qualname[2 * NAMEDATALEN + 8];	/* quoted schema.table */
+	NameData	idcol;
+	NameData	embcol;
+	Oid			cuetype;		/* vector type of the kNN plan's cue */
+	SPIPlanPtr	exists_plan;	/* ids among $1 present in the table */
+	SPIPlanPtr	lock_plan;		/* the same, locked FOR KEY SHARE in order */
+	SPIPlanPtr	knn_plan;		/* $2 nearest rows to $1, cosine */
+} MemoryTable;
+
+extern MemoryTable *EngramMemoryTableGet(Oid relid, Oid cuetype);
+extern SPIPlanPtr EngramMemoryPrepare(SPIPlanPtr *cache, const char *query,
+									  int nargs, Oid *argtypes);
+extern ArrayType *EngramInt8Array(const int64 *ids, int n);
+
+/* edges.c: the out-edges of a set of memories, read from the index */
+typedef struct EdgeReader EdgeReader;
+typedef void (*EdgeCallback) (void *arg, int64 src, int64 dst, float4 weight);
+
+extern EdgeReader *EngramEdgeReaderOpen(Oid relid);
+extern void EngramEdgeReaderScan(EdgeReader *r, ArrayType *ids,
+								 EdgeCallback fn, void *arg);
+extern void EngramEdgeReaderClose(EdgeReader *r);
+
+/* spread.c: spreading activation over engram.associations */
+typedef struct SpreadNode
+{
+	int64		id;
+	double		activation;		/* a(v) */
+	double		energy;			/* energy carried out of v this hop */
+	double		incoming;		/* energy arriving in the current hop */
+	double		similarity;		/* recall: similarity of a seed, else -1 */
+	float4		reported;		/* activation as reported (real) */
+	int			hops;			/* hops(v), -1 while unset */
+	int			stamp;			/* hop in which incoming was last reset */
+} SpreadNode;
+
+/* every node a spread reached; the seeds first, in the order given */
+typedef struct SpreadGraph
+{
+	SpreadNode *nodes;
+	int			nnodes;
+} SpreadGraph;
+
+typedef struct SpreadParams
+{
+	int			max_hops;
+	double		decay;
+	double		threshold;
+} SpreadParams;
+
+typedef bool (*SpreadFilter) (const SpreadNode *node, const void *arg);
+
+extern void EngramSpreadValidate(int max_hops, float4 decay, float4 threshold);
+extern SpreadGraph *EngramSpread(Oid relid, const int64 *seeds, const double *seed_act,
+								 int nseeds, const SpreadParams *params);
+extern SpreadNode **EngramSpreadSorted(SpreadGraph *graph, SpreadFilter keep,
+									   const void *arg, int *count);
+
+/* associations.c */
+extern void EngramMemoryReinforce(MemoryTable *mt, const int64 *ids, int n);
+
+#endif							/* ENGRAM_MEMORY_H */

@@ -1,0 +1,63 @@
+/*-------------------------------------------------------------------------
+ *
+ * memory_guc.c
+ *	  Settings of the cognitive memory API.
+ *
+ * src/memory/memory_guc.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/guc.h"
+
+#include "memory/memory.h"
+
+double		engram_memory_learning_rate = 0.1;
+double		engram_memory_prune_below = 0.01;
+int			engram_memory_hot_recalls = 3;
+int			engram_memory_hot_age = 3600;
+int			engram_memory_warm_age = 7 * 86400;
+
+/*
+ * Define the engram.* settings of the memory API; called from _PG_init
+ */
+void
+EngramMemoryInit(void)
+{
+	DefineCustomRealVariable("engram.learning_rate",
+							 "Hebbian learning rate of engram.recall(reinforce => true).",
+							 "w <- w + rate * (1 - w) for associations among recalled memories; new associations start at the rate.",
+							 &engram_memory_learning_rate,
+							 0.1, 0.001, 1.0,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomRealVariable("engram.prune_below",
+							 "Associations weaker than this are removed by engram.decay_associations().",
+							 NULL,
+							 &engram_memory_prune_below,
+							 0.01, 0.0, 1.0,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("engram.hot_recalls",
+							"Recalls that make a memory hot (with a recall within engram.hot_age).",
+							NULL,
+							&engram_memory_hot_recalls,
+							3, 1, INT_MAX,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("engram.hot_age",
+							"A hot memory was last recalled at most this long ago.",
+							NULL,
+							&engram_memory_hot_age,
+							3600, 1, INT_MAX,
+							PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("engram.warm_age",
+							"A memory not hot but recalled at most this long ago is warm; others are cold.",
+							NULL,
+							&engram_memory_warm_age,
+							7 * 86400, 1, INT_MAX,
+							PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+}
