@@ -727,6 +727,10 @@ CREATE FUNCTION engram.latency_bucket_bounds() RETURNS float8[]
 	AS 'MODULE_PATHNAME', 'engram_latency_bucket_bounds' LANGUAGE C STRICT IMMUTABLE;
 COMMENT ON FUNCTION engram.latency_bucket_bounds() IS 'upper bounds in seconds of the latency histogram buckets';
 
+CREATE FUNCTION engram.activated_nodes_bucket_bounds() RETURNS float8[]
+	AS 'MODULE_PATHNAME', 'engram_activated_nodes_bucket_bounds' LANGUAGE C STRICT IMMUTABLE;
+COMMENT ON FUNCTION engram.activated_nodes_bucket_bounds() IS 'upper bounds of the activated-memories histogram buckets';
+
 CREATE VIEW engram.index_stats AS
 	SELECT n.nspname AS schemaname, t.relname AS tablename, i.relname AS indexname,
 		s.indexrelid, s.scans, s.tuples_returned, s.distance_computations,
@@ -745,12 +749,12 @@ COMMENT ON VIEW engram.index_stats IS 'scans, distances, buffers per tier, inser
 
 CREATE FUNCTION engram.reset_stats(index regclass DEFAULT NULL) RETURNS void
 	AS 'MODULE_PATHNAME', 'engram_reset_stats' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION engram.reset_stats(regclass) IS 'forget the statistics of one index, or of all when NULL';
+COMMENT ON FUNCTION engram.reset_stats(regclass) IS 'forget the statistics of one index or memory table, or of all when NULL';
 REVOKE ALL ON FUNCTION engram.reset_stats(regclass) FROM PUBLIC;
 
 CREATE FUNCTION engram.metrics() RETURNS text
 	AS 'MODULE_PATHNAME', 'engram_metrics' LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION engram.metrics() IS 'statistics of this database''s engram indexes in Prometheus text format';
+COMMENT ON FUNCTION engram.metrics() IS 'statistics of this database''s engram indexes and memory tables in Prometheus text format';
 
 CREATE FUNCTION engram.hnsw_build_memory(index regclass) RETURNS bigint
 	AS 'MODULE_PATHNAME', 'engram_hnsw_build_memory' LANGUAGE C STRICT STABLE;
@@ -1554,3 +1558,27 @@ CREATE FUNCTION engram.memory_stats(tbl regclass,
 	RETURNS record
 	AS 'MODULE_PATHNAME', 'engram_memory_stats' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION engram.memory_stats(regclass) IS 'memories per tier, edges and mean out-degree';
+
+CREATE FUNCTION engram.memory_statistics(
+	OUT dbid oid, OUT relid oid, OUT recalls bigint, OUT spreads bigint,
+	OUT recall_activated_nodes bigint, OUT spread_activated_nodes bigint,
+	OUT recall_seconds float8, OUT spread_seconds float8,
+	OUT recall_activated_buckets bigint[], OUT spread_activated_buckets bigint[],
+	OUT recall_latency_buckets bigint[], OUT spread_latency_buckets bigint[],
+	OUT stats_since timestamptz)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'engram_memory_statistics' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION engram.memory_statistics() IS 'counters of every memory table engram tracks, in every database (needs shared_preload_libraries)';
+
+CREATE VIEW engram.memory_stats_all AS
+	SELECT n.nspname AS schemaname, c.relname AS tablename, s.relid,
+		s.recalls, s.spreads, s.recall_activated_nodes, s.spread_activated_nodes,
+		s.recall_seconds, s.spread_seconds, s.recall_activated_buckets,
+		s.spread_activated_buckets, s.recall_latency_buckets,
+		s.spread_latency_buckets, s.stats_since
+	FROM engram.memory_statistics() s
+	JOIN pg_catalog.pg_class c ON c.oid = s.relid
+	JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	WHERE s.dbid = (SELECT oid FROM pg_catalog.pg_database
+					WHERE datname = pg_catalog.current_database());
+COMMENT ON VIEW engram.memory_stats_all IS 'recalls, spreads, activated memories and latency of this database''s memory tables';

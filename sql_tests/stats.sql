@@ -80,6 +80,29 @@ DROP INDEX items_v_ip;
 SELECT count(*) FROM engram.index_stats;
 SELECT engram.reset_stats();
 SELECT count(*) FROM engram.index_stats;
+-- engram_alex indexes: scans, rows, inserts and latency; no graph, no tiers
+CREATE TABLE keys (k int);
+INSERT INTO keys SELECT generate_series(1, 1000);
+CREATE INDEX keys_k ON keys USING engram_alex (k);
+ANALYZE keys;
+SELECT k FROM keys WHERE k = 5;
+SELECT count(*) FROM keys WHERE k BETWEEN 10 AND 19;
+SET enable_indexscan = off;
+SELECT count(*) FROM keys WHERE k BETWEEN 10 AND 29;
+RESET enable_indexscan;
+SELECT count(*) FROM keys WHERE k = 0;
+INSERT INTO keys VALUES (2000), (3000);
+SELECT indexname, scans, tuples_returned, distance_computations, nodes_expanded,
+	hot_hits + hot_reads + warm_hits + warm_reads + cold_hits + cold_reads AS tier_pages,
+	iterative_restarts, inserts, scan_latency_buckets[15] AS scans_in_histogram,
+	insert_latency_buckets[15] AS inserts_in_histogram,
+	scan_seconds > 0 AS scans_timed, insert_seconds > 0 AS inserts_timed
+FROM engram.index_stats;
+SELECT line FROM regexp_split_to_table(engram.metrics(), E'\n') AS line
+WHERE line ~ '^engram_(scans|tuples_returned|inserts)_total'
+	OR line ~ '^engram_operation_duration_seconds_count';
+DROP TABLE keys;
+SELECT count(*) FROM engram.index_stats;
 -- resetting needs the privilege
 CREATE ROLE engram_stats_reader;
 GRANT USAGE ON SCHEMA engram TO engram_stats_reader;

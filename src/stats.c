@@ -1,21 +1,23 @@
 /*-------------------------------------------------------------------------
  *
  * stats.c
- *	  Per-index statistics in shared memory: engram.index_stats,
- *	  engram.reset_stats() and engram.metrics().
+ *	  Per-index and per-memory-table statistics in shared memory:
+ *	  engram.index_stats, engram.memory_stats_all, engram.reset_stats() and
+ *	  engram.metrics().
  *
- * A shared hash table, keyed by (database, index), holds one entry of
- * counters per index.  It exists only when engram is loaded through
- * shared_preload_libraries (the memory is reserved at server start); the
- * SQL functions raise an error saying so otherwise, and the access methods
- * then count nothing.
+ * Two shared hash tables, keyed by (database, relation), hold one entry of
+ * counters per index and per memory table.  They exist only when engram is
+ * loaded through shared_preload_libraries (the memory is reserved at server
+ * start); the SQL functions raise an error saying so otherwise, and the
+ * access methods and the memory API then count nothing.
  *
  * Scans accumulate their counters in backend-local memory and add them to
  * the entry once, at endscan or rescan, under the entry's spinlock; the
  * table's LWLock is held in shared mode meanwhile, so that a reset (which
  * removes entries, in exclusive mode) cannot free an entry being updated.
- * A full table leaves new indexes untracked and counts how often that
- * happened.
+ * recall() and spread() add once per call the same way.  One LWLock covers
+ * both tables.  A full table leaves new relations untracked and counts how
+ * often that happened.
  *
  * src/stats.c
  *
@@ -49,16 +51,32 @@ const double engram_latency_bounds[ENGRAM_LATENCY_BUCKETS] = {
 	0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5
 };
 
+/* memories a recall or spread reached: 1 .. 10000, then +Inf */
+const double engram_nodes_bounds[ENGRAM_NODES_BUCKETS] = {
+	1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000
+};
+
 static const char *const tier_names[ENGRAM_NTIERS] = {"hot", "warm", "cold"};
+static const char *const memory_op_names[ENGRAM_MEMORY_NOPS] = {"recall", "spread"};
 
 bool		engram_track_index_stats = true;
+bool		engram_track_memory_stats = true;
 int			engram_stats_max_indexes = 1000;
+int			engram_stats_max_memory_tables = 100;
 
-typedef struct IndexStatsKey
+typedef struct StatsKey
 {
 	Oid			dbid;
-	Oid			indexid;
-} IndexStatsKey;
+	Oid			relid;			/* index or memory table */
+} StatsKey;
+
+/* What the entries of both tables start with */
+typedef struct StatsEntryHeader
+{
+	StatsKey	key;			/* hash key, must be first */
+	slock_t		mutex;			/* protects the counters that follow */
+	TimestampTz created;		/* first counted, or last reset */
+} StatsEntryHeader;
 
 typedef struct IndexStatsCounters
 {
@@ -79,20 +97,36 @@ typedef struct IndexStatsCounters
 
 typedef struct IndexStatsEntry
 {
-	IndexStatsKey key;			/* hash key, must be first */
-	slock_t		mutex;			/* protects c */
+	StatsEntryHeader h;
 	IndexStatsCounters c;
-	TimestampTz created;		/* first counted, or last reset */
 } IndexStatsEntry;
+
+/* Per memory table, each array indexed by EngramMemoryOp */
+typedef struct MemoryStatsCounters
+{
+	uint64		calls[ENGRAM_MEMORY_NOPS];
+	uint64		nodes[ENGRAM_MEMORY_NOPS];	/* activated memories, summed */
+	/* per bucket, not cumulative; the last one is above every bound */
+	uint64		node_buckets[ENGRAM_MEMORY_NOPS][ENGRAM_NODES_BUCKETS + 1];
+	uint64		latency_buckets[ENGRAM_MEMORY_NOPS][ENGRAM_LATENCY_BUCKETS + 1];
+	double		seconds[ENGRAM_MEMORY_NOPS];
+} MemoryStatsCounters;
+
+typedef struct MemoryStatsEntry
+{
+	StatsEntryHeader h;
+	MemoryStatsCounters c;
+} MemoryStatsEntry;
 
 typedef struct StatsShared
 {
-	LWLock	   *lock;			/* the hash table's membership */
+	LWLock	   *lock;			/* both hash tables' membership */
 	uint64		untracked;		/* flushes lost to a full table */
 } StatsShared;
 
 static StatsShared *stats_shared = NULL;
 static HTAB *stats_hash = NULL;
+static HTAB *memory_hash = NULL;
 
 #if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -102,9 +136,11 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static Size
 StatsShmemSize(void)
 {
-	return add_size(MAXALIGN(sizeof(StatsShared)),
-					hash_estimate_size(engram_stats_max_indexes,
-									   sizeof(IndexStatsEntry)));
+	return add_size(add_size(MAXALIGN(sizeof(StatsShared)),
+							 hash_estimate_size(engram_stats_max_indexes,
+												sizeof(IndexStatsEntry))),
+					hash_estimate_size(engram_stats_max_memory_tables,
+									   sizeof(MemoryStatsEntry)));
 }
 
 static void
@@ -135,11 +171,16 @@ StatsShmemStartup(void)
 		stats_shared->untracked = 0;
 	}
 	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(IndexStatsKey);
+	ctl.keysize = sizeof(StatsKey);
 	ctl.entrysize = sizeof(IndexStatsEntry);
 	stats_hash = ShmemInitHash("engram index stats",
 							   engram_stats_max_indexes, engram_stats_max_indexes,
 							   &ctl, HASH_ELEM | HASH_BLOBS);
+	ctl.entrysize = sizeof(MemoryStatsEntry);
+	memory_hash = ShmemInitHash("engram memory stats",
+								engram_stats_max_memory_tables,
+								engram_stats_max_memory_tables,
+								&ctl, HASH_ELEM | HASH_BLOBS);
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -155,6 +196,11 @@ EngramStatsInit(void)
 							 "Needs engram in shared_preload_libraries.",
 							 &engram_track_index_stats, true,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("engram.track_memory_stats",
+							 "Collects per-memory-table statistics of recall and spread.",
+							 "Needs engram in shared_preload_libraries.",
+							 &engram_track_memory_stats, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 
 	/* a server-start setting can only be defined while preloading */
 	if (!process_shared_preload_libraries_in_progress)
@@ -164,6 +210,11 @@ EngramStatsInit(void)
 							"Number of indexes engram keeps statistics for.",
 							NULL,
 							&engram_stats_max_indexes, 1000, 10, 1000000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("engram.stats_max_memory_tables",
+							"Number of memory tables engram keeps statistics for.",
+							NULL,
+							&engram_stats_max_memory_tables, 100, 10, 100000,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
@@ -183,6 +234,13 @@ EngramStatsActive(void)
 	return stats_hash != NULL && engram_track_index_stats;
 }
 
+/* Whether recall and spread should count */
+bool
+EngramMemoryStatsActive(void)
+{
+	return memory_hash != NULL && engram_track_memory_stats;
+}
+
 static void
 RequireStats(void)
 {
@@ -194,34 +252,46 @@ RequireStats(void)
 				 errhint("Add engram to shared_preload_libraries and restart the server.")));
 }
 
+/* The histogram bucket of value: the first bound it does not exceed */
 static inline int
-LatencyBucket(double seconds)
+Bucket(const double *bounds, int nbounds, double value)
 {
 	int			i = 0;
 
-	while (i < ENGRAM_LATENCY_BUCKETS && seconds > engram_latency_bounds[i])
+	while (i < nbounds && value > bounds[i])
 		i++;
 	return i;
 }
 
-/*
- * The index's entry, created if missing; returned with the table's lock held
- * (shared, or exclusive when the entry was just created), so no reset frees
- * it meanwhile.  NULL, with the lock released, when the table is full.
- */
-static IndexStatsEntry *
-AcquireEntry(Relation index)
+static double
+SecondsSince(instr_time start)
 {
-	IndexStatsKey key;
-	IndexStatsEntry *entry;
+	instr_time	elapsed;
+
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	return INSTR_TIME_GET_DOUBLE(elapsed);
+}
+
+/*
+ * The relation's entry in hash (of entries of entrysize, at most max), created
+ * with zero counters if missing; returned with the tables' lock held (shared,
+ * or exclusive when the entry was just created), so no reset frees it
+ * meanwhile.  NULL, with the lock released, when the table is full.
+ */
+static StatsEntryHeader *
+AcquireEntry(HTAB *hash, long max, Size entrysize, Oid relid)
+{
+	StatsKey	key;
+	StatsEntryHeader *entry;
 	bool		found;
 
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
-	key.indexid = RelationGetRelid(index);
+	key.relid = relid;
 
 	LWLockAcquire(stats_shared->lock, LW_SHARED);
-	entry = hash_search(stats_hash, &key, HASH_FIND, NULL);
+	entry = hash_search(hash, &key, HASH_FIND, NULL);
 	if (entry != NULL)
 		return entry;
 	LWLockRelease(stats_shared->lock);
@@ -229,10 +299,10 @@ AcquireEntry(Relation index)
 	/* the table may grow past its size into spare shared memory: cap it */
 	LWLockAcquire(stats_shared->lock, LW_EXCLUSIVE);
 	entry = NULL;
-	if (hash_get_num_entries(stats_hash) < engram_stats_max_indexes)
-		entry = hash_search(stats_hash, &key, HASH_ENTER_NULL, &found);
+	if (hash_get_num_entries(hash) < max)
+		entry = hash_search(hash, &key, HASH_ENTER_NULL, &found);
 	else
-		entry = hash_search(stats_hash, &key, HASH_FIND, &found);
+		entry = hash_search(hash, &key, HASH_FIND, &found);
 	if (entry == NULL)
 	{
 		stats_shared->untracked++;
@@ -242,7 +312,8 @@ AcquireEntry(Relation index)
 	if (!found)
 	{
 		SpinLockInit(&entry->mutex);
-		memset(&entry->c, 0, sizeof(entry->c));
+		memset((char *) entry + sizeof(StatsEntryHeader), 0,
+			   entrysize - sizeof(StatsEntryHeader));
 		entry->created = GetCurrentTimestamp();
 	}
 	return entry;
@@ -257,15 +328,17 @@ CountOperation(Relation index, const EngramScanCounts *scan, instr_time elapsed)
 {
 	IndexStatsEntry *entry;
 	double		seconds = INSTR_TIME_GET_DOUBLE(elapsed);
-	int			bucket = LatencyBucket(seconds);
+	int			bucket = Bucket(engram_latency_bounds, ENGRAM_LATENCY_BUCKETS, seconds);
 
 	if (stats_hash == NULL)
 		return;
-	entry = AcquireEntry(index);
+	entry = (IndexStatsEntry *) AcquireEntry(stats_hash, engram_stats_max_indexes,
+											 sizeof(IndexStatsEntry),
+											 RelationGetRelid(index));
 	if (entry == NULL)
 		return;
 
-	SpinLockAcquire(&entry->mutex);
+	SpinLockAcquire(&entry->h.mutex);
 	if (scan == NULL)
 	{
 		entry->c.inserts++;
@@ -287,7 +360,7 @@ CountOperation(Relation index, const EngramScanCounts *scan, instr_time elapsed)
 		entry->c.scan_buckets[bucket]++;
 		entry->c.scan_seconds += seconds;
 	}
-	SpinLockRelease(&entry->mutex);
+	SpinLockRelease(&entry->h.mutex);
 
 	LWLockRelease(stats_shared->lock);
 }
@@ -299,51 +372,70 @@ EngramStatsFlushScan(Relation index, const EngramScanCounts *counts)
 	CountOperation(index, counts, counts->elapsed);
 }
 
-/* Count one insert into the index and its duration */
+/* Count one insert into the index, begun at start */
 void
-EngramStatsCountInsert(Relation index, instr_time elapsed)
+EngramStatsCountInsert(Relation index, instr_time start)
 {
+	instr_time	elapsed;
+
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
 	CountOperation(index, NULL, elapsed);
 }
 
-/* A copy of one entry, taken so no lock is held while reading catalogs */
-typedef struct EntrySnapshot
+/*
+ * Count one recall or spread over the memory table relid, begun at start,
+ * that reached activated memories
+ */
+void
+EngramStatsCountMemory(Oid relid, EngramMemoryOp op, int64 activated,
+					   instr_time start)
 {
-	IndexStatsKey key;
-	IndexStatsCounters c;
-	TimestampTz created;
-	char	   *schema;
-	char	   *name;
-} EntrySnapshot;
+	double		seconds = SecondsSince(start);
+	MemoryStatsEntry *entry;
+
+	if (memory_hash == NULL)
+		return;
+	entry = (MemoryStatsEntry *) AcquireEntry(memory_hash, engram_stats_max_memory_tables,
+											  sizeof(MemoryStatsEntry), relid);
+	if (entry == NULL)
+		return;
+
+	SpinLockAcquire(&entry->h.mutex);
+	entry->c.calls[op]++;
+	entry->c.nodes[op] += activated;
+	entry->c.node_buckets[op][Bucket(engram_nodes_bounds, ENGRAM_NODES_BUCKETS,
+									 (double) activated)]++;
+	entry->c.latency_buckets[op][Bucket(engram_latency_bounds, ENGRAM_LATENCY_BUCKETS,
+										seconds)]++;
+	entry->c.seconds[op] += seconds;
+	SpinLockRelease(&entry->h.mutex);
+
+	LWLockRelease(stats_shared->lock);
+}
 
 /*
- * Copy the entries (of this database only, when current_db); returns the
- * count
+ * Copy the entries of hash (of this database only, when current_db) into an
+ * array of entries of entrysize; returns the count
  */
 static int
-SnapshotEntries(bool current_db, EntrySnapshot **out)
+SnapshotTable(HTAB *hash, Size entrysize, bool current_db, void **out)
 {
 	HASH_SEQ_STATUS seq;
-	IndexStatsEntry *entry;
-	EntrySnapshot *snap;
+	StatsEntryHeader *entry;
+	char	   *snap;
 	int			n = 0;
-	long		capacity;
 
 	LWLockAcquire(stats_shared->lock, LW_SHARED);
-	capacity = Max(hash_get_num_entries(stats_hash), 1);
-	snap = palloc(sizeof(EntrySnapshot) * capacity);
-	hash_seq_init(&seq, stats_hash);
+	snap = palloc(entrysize * Max(hash_get_num_entries(hash), 1));
+	hash_seq_init(&seq, hash);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 	{
 		if (current_db && entry->key.dbid != MyDatabaseId)
 			continue;
-		snap[n].key = entry->key;
 		SpinLockAcquire(&entry->mutex);
-		snap[n].c = entry->c;
-		snap[n].created = entry->created;
+		memcpy(snap + n * entrysize, entry, entrysize);
 		SpinLockRelease(&entry->mutex);
-		snap[n].schema = NULL;
-		snap[n].name = NULL;
 		n++;
 	}
 	LWLockRelease(stats_shared->lock);
@@ -351,18 +443,62 @@ SnapshotEntries(bool current_db, EntrySnapshot **out)
 	return n;
 }
 
-static Datum
-CumulativeArray(const uint64 *buckets)
+/* What the snapshots of both tables start with, for sorting by name */
+typedef struct RelNames
 {
-	Datum		d[ENGRAM_LATENCY_BUCKETS + 1];
+	char	   *schema;
+	char	   *name;
+} RelNames;
+
+/* A copy of one entry, taken so no lock is held while reading catalogs */
+typedef struct EntrySnapshot
+{
+	char	   *schema;			/* as in RelNames */
+	char	   *name;
+	StatsKey	key;
+	IndexStatsCounters c;
+	TimestampTz created;
+} EntrySnapshot;
+
+/*
+ * Copy the index entries (of this database only, when current_db); returns
+ * the count
+ */
+static int
+SnapshotEntries(bool current_db, EntrySnapshot **out)
+{
+	IndexStatsEntry *entries;
+	EntrySnapshot *snap;
+	int			n = SnapshotTable(stats_hash, sizeof(IndexStatsEntry), current_db,
+								  (void **) &entries);
+
+	snap = palloc(sizeof(EntrySnapshot) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		snap[i].key = entries[i].h.key;
+		snap[i].c = entries[i].c;
+		snap[i].created = entries[i].h.created;
+		snap[i].schema = NULL;
+		snap[i].name = NULL;
+	}
+	pfree(entries);
+	*out = snap;
+	return n;
+}
+
+/* The histogram of nbuckets buckets as bigint[] of cumulative counts */
+static Datum
+CumulativeArray(const uint64 *buckets, int nbuckets)
+{
+	Datum	   *d = palloc(sizeof(Datum) * nbuckets);
 	uint64		sum = 0;
 
-	for (int i = 0; i <= ENGRAM_LATENCY_BUCKETS; i++)
+	for (int i = 0; i < nbuckets; i++)
 	{
 		sum += buckets[i];
 		d[i] = Int64GetDatum((int64) sum);
 	}
-	return PointerGetDatum(construct_array(d, ENGRAM_LATENCY_BUCKETS + 1, INT8OID,
+	return PointerGetDatum(construct_array(d, nbuckets, INT8OID,
 										   sizeof(int64), FLOAT8PASSBYVAL,
 										   TYPALIGN_DOUBLE));
 }
@@ -390,7 +526,7 @@ engram_index_statistics(PG_FUNCTION_ARGS)
 		int			k = 0;
 
 		values[k++] = ObjectIdGetDatum(snap[i].key.dbid);
-		values[k++] = ObjectIdGetDatum(snap[i].key.indexid);
+		values[k++] = ObjectIdGetDatum(snap[i].key.relid);
 		values[k++] = Int64GetDatum((int64) c->scans);
 		values[k++] = Int64GetDatum((int64) c->tuples);
 		values[k++] = Int64GetDatum((int64) c->distances);
@@ -404,8 +540,8 @@ engram_index_statistics(PG_FUNCTION_ARGS)
 		values[k++] = Int64GetDatum((int64) c->inserts);
 		values[k++] = Float8GetDatum(c->scan_seconds);
 		values[k++] = Float8GetDatum(c->insert_seconds);
-		values[k++] = CumulativeArray(c->scan_buckets);
-		values[k++] = CumulativeArray(c->insert_buckets);
+		values[k++] = CumulativeArray(c->scan_buckets, ENGRAM_LATENCY_BUCKETS + 1);
+		values[k++] = CumulativeArray(c->insert_buckets, ENGRAM_LATENCY_BUCKETS + 1);
 		values[k++] = TimestampTzGetDatum(snap[i].created);
 		Assert(k == lengthof(values));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -414,51 +550,119 @@ engram_index_statistics(PG_FUNCTION_ARGS)
 }
 
 /*
- * engram.latency_bucket_bounds(): upper bounds of the histogram buckets in
- * seconds, +Infinity last
+ * engram.memory_statistics(): the raw counters of every tracked memory table
+ * in every database (the view engram.memory_stats_all adds names)
+ */
+PG_FUNCTION_INFO_V1(engram_memory_statistics);
+Datum
+engram_memory_statistics(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryStatsEntry *snap;
+	int			n;
+
+	RequireStats();
+	InitMaterializedSRF(fcinfo, 0);
+	n = SnapshotTable(memory_hash, sizeof(MemoryStatsEntry), false, (void **) &snap);
+	for (int i = 0; i < n; i++)
+	{
+		MemoryStatsCounters *c = &snap[i].c;
+		Datum		values[3 + 5 * ENGRAM_MEMORY_NOPS];
+		bool		nulls[3 + 5 * ENGRAM_MEMORY_NOPS] = {false};
+		int			k = 0;
+
+		values[k++] = ObjectIdGetDatum(snap[i].h.key.dbid);
+		values[k++] = ObjectIdGetDatum(snap[i].h.key.relid);
+		/* recalls, spreads, then each column for recall and for spread */
+		for (int op = 0; op < ENGRAM_MEMORY_NOPS; op++)
+			values[k++] = Int64GetDatum((int64) c->calls[op]);
+		for (int op = 0; op < ENGRAM_MEMORY_NOPS; op++)
+			values[k++] = Int64GetDatum((int64) c->nodes[op]);
+		for (int op = 0; op < ENGRAM_MEMORY_NOPS; op++)
+			values[k++] = Float8GetDatum(c->seconds[op]);
+		for (int op = 0; op < ENGRAM_MEMORY_NOPS; op++)
+			values[k++] = CumulativeArray(c->node_buckets[op], ENGRAM_NODES_BUCKETS + 1);
+		for (int op = 0; op < ENGRAM_MEMORY_NOPS; op++)
+			values[k++] = CumulativeArray(c->latency_buckets[op], ENGRAM_LATENCY_BUCKETS + 1);
+		values[k++] = TimestampTzGetDatum(snap[i].h.created);
+		Assert(k == lengthof(values));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* The bounds as float8[], +Infinity last */
+static ArrayType *
+BoundsArray(const double *bounds, int nbounds)
+{
+	Datum	   *d = palloc(sizeof(Datum) * (nbounds + 1));
+
+	for (int i = 0; i < nbounds; i++)
+		d[i] = Float8GetDatum(bounds[i]);
+	d[nbounds] = Float8GetDatum(get_float8_infinity());
+	return construct_array(d, nbounds + 1, FLOAT8OID, sizeof(float8),
+						   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+/*
+ * engram.latency_bucket_bounds(): upper bounds of the latency histograms'
+ * buckets in seconds, +Infinity last
  */
 PG_FUNCTION_INFO_V1(engram_latency_bucket_bounds);
 Datum
 engram_latency_bucket_bounds(PG_FUNCTION_ARGS)
 {
-	Datum		d[ENGRAM_LATENCY_BUCKETS + 1];
-
-	for (int i = 0; i < ENGRAM_LATENCY_BUCKETS; i++)
-		d[i] = Float8GetDatum(engram_latency_bounds[i]);
-	d[ENGRAM_LATENCY_BUCKETS] = Float8GetDatum(get_float8_infinity());
-	PG_RETURN_ARRAYTYPE_P(construct_array(d, ENGRAM_LATENCY_BUCKETS + 1, FLOAT8OID,
-										  sizeof(float8), FLOAT8PASSBYVAL,
-										  TYPALIGN_DOUBLE));
+	PG_RETURN_ARRAYTYPE_P(BoundsArray(engram_latency_bounds, ENGRAM_LATENCY_BUCKETS));
 }
 
 /*
- * engram.reset_stats(index regclass DEFAULT NULL): forget the counters of
- * one index of this database, or of every index when NULL
+ * engram.activated_nodes_bucket_bounds(): upper bounds of the buckets of the
+ * activated-memories histograms, +Infinity last
+ */
+PG_FUNCTION_INFO_V1(engram_activated_nodes_bucket_bounds);
+Datum
+engram_activated_nodes_bucket_bounds(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_ARRAYTYPE_P(BoundsArray(engram_nodes_bounds, ENGRAM_NODES_BUCKETS));
+}
+
+/* Remove every entry of hash; the caller holds the lock exclusively */
+static void
+RemoveAll(HTAB *hash)
+{
+	HASH_SEQ_STATUS seq;
+	StatsEntryHeader *entry;
+
+	hash_seq_init(&seq, hash);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		hash_search(hash, &entry->key, HASH_REMOVE, NULL);
+}
+
+/*
+ * engram.reset_stats(rel regclass DEFAULT NULL): forget the counters of one
+ * index or memory table of this database, or of everything when NULL
  */
 PG_FUNCTION_INFO_V1(engram_reset_stats);
 Datum
 engram_reset_stats(PG_FUNCTION_ARGS)
 {
-	HASH_SEQ_STATUS seq;
-	IndexStatsEntry *entry;
-
 	RequireStats();
 	LWLockAcquire(stats_shared->lock, LW_EXCLUSIVE);
 	if (PG_ARGISNULL(0))
 	{
-		hash_seq_init(&seq, stats_hash);
-		while ((entry = hash_seq_search(&seq)) != NULL)
-			hash_search(stats_hash, &entry->key, HASH_REMOVE, NULL);
+		RemoveAll(stats_hash);
+		RemoveAll(memory_hash);
 		stats_shared->untracked = 0;
 	}
 	else
 	{
-		IndexStatsKey key;
+		StatsKey	key;
 
 		memset(&key, 0, sizeof(key));
 		key.dbid = MyDatabaseId;
-		key.indexid = PG_GETARG_OID(0);
+		key.relid = PG_GETARG_OID(0);
 		hash_search(stats_hash, &key, HASH_REMOVE, NULL);
+		hash_search(memory_hash, &key, HASH_REMOVE, NULL);
 	}
 	LWLockRelease(stats_shared->lock);
 	PG_RETURN_VOID();
@@ -478,14 +682,21 @@ AppendLabelValue(StringInfo buf, const char *s)
 	}
 }
 
+/* label="schema.name" */
+static void
+AppendRelLabel(StringInfo buf, const char *label, const char *schema, const char *name)
+{
+	appendStringInfo(buf, "%s=\"", label);
+	AppendLabelValue(buf, schema);
+	appendStringInfoChar(buf, '.');
+	AppendLabelValue(buf, name);
+	appendStringInfoChar(buf, '"');
+}
+
 static void
 AppendIndexLabel(StringInfo buf, const EntrySnapshot *e)
 {
-	appendStringInfoString(buf, "index=\"");
-	AppendLabelValue(buf, e->schema);
-	appendStringInfoChar(buf, '.');
-	AppendLabelValue(buf, e->name);
-	appendStringInfoChar(buf, '"');
+	AppendRelLabel(buf, "index", e->schema, e->name);
 }
 
 static void
@@ -525,40 +736,139 @@ GetField(const IndexStatsCounters *c, CounterField f)
 	return 0;
 }
 
+/*
+ * The series of one histogram of family: labels (already formatted) and le
+ * for each of the nbounds buckets and +Inf, then the sum (formatted) and the
+ * count
+ */
 static void
-AppendHistogram(StringInfo buf, const EntrySnapshot *e, const char *operation,
-				const uint64 *buckets, double seconds)
+AppendHistogram(StringInfo buf, const char *family, const char *labels,
+				const double *bounds, int nbounds, const uint64 *buckets,
+				const char *sum)
 {
-	uint64		sum = 0;
+	uint64		count = 0;
 
-	for (int i = 0; i <= ENGRAM_LATENCY_BUCKETS; i++)
+	for (int i = 0; i <= nbounds; i++)
 	{
-		sum += buckets[i];
-		appendStringInfo(buf, "engram_operation_duration_seconds_bucket{operation=\"%s\",",
-						 operation);
-		AppendIndexLabel(buf, e);
-		if (i < ENGRAM_LATENCY_BUCKETS)
-			appendStringInfo(buf, ",le=\"%g\"} " UINT64_FORMAT "\n",
-							 engram_latency_bounds[i], sum);
+		count += buckets[i];
+		appendStringInfo(buf, "%s_bucket{%s,", family, labels);
+		if (i < nbounds)
+			appendStringInfo(buf, "le=\"%g\"} " UINT64_FORMAT "\n", bounds[i], count);
 		else
-			appendStringInfo(buf, ",le=\"+Inf\"} " UINT64_FORMAT "\n", sum);
+			appendStringInfo(buf, "le=\"+Inf\"} " UINT64_FORMAT "\n", count);
 	}
-	appendStringInfo(buf, "engram_operation_duration_seconds_sum{operation=\"%s\",", operation);
-	AppendIndexLabel(buf, e);
-	appendStringInfo(buf, "} %.9g\n", seconds);
-	appendStringInfo(buf, "engram_operation_duration_seconds_count{operation=\"%s\",", operation);
-	AppendIndexLabel(buf, e);
-	appendStringInfo(buf, "} " UINT64_FORMAT "\n", sum);
+	appendStringInfo(buf, "%s_sum{%s} %s\n", family, labels, sum);
+	appendStringInfo(buf, "%s_count{%s} " UINT64_FORMAT "\n", family, labels, count);
 }
 
-static int
-CompareSnapshotNames(const void *a, const void *b)
+/* A latency histogram: labels operation="...", then rel="schema.name" */
+static void
+AppendLatencyHistogram(StringInfo buf, const char *family, const char *operation,
+					   const char *rel, const char *schema, const char *name,
+					   const uint64 *buckets, double seconds)
 {
-	const EntrySnapshot *ea = a;
-	const EntrySnapshot *eb = b;
+	StringInfoData labels;
+	char		sum[64];
+
+	initStringInfo(&labels);
+	appendStringInfo(&labels, "operation=\"%s\",", operation);
+	AppendRelLabel(&labels, rel, schema, name);
+	snprintf(sum, sizeof(sum), "%.9g", seconds);
+	AppendHistogram(buf, family, labels.data, engram_latency_bounds,
+					ENGRAM_LATENCY_BUCKETS, buckets, sum);
+	pfree(labels.data);
+}
+
+/* The current schema and name of relid; false if it was dropped */
+static bool
+RelationNames(Oid relid, char **schema, char **name)
+{
+	*name = get_rel_name(relid);
+	if (*name == NULL)
+		return false;
+	*schema = get_namespace_name(get_rel_namespace(relid));
+	return *schema != NULL;
+}
+
+/* A copy of a memory table's entry with its names */
+typedef struct MemorySnapshot
+{
+	char	   *schema;			/* as in RelNames */
+	char	   *name;
+	MemoryStatsCounters c;
+} MemorySnapshot;
+
+/* qsort order of snapshots: by schema, then name */
+static int
+CompareNames(const void *a, const void *b)
+{
+	const RelNames *ea = a;
+	const RelNames *eb = b;
 	int			r = strcmp(ea->schema, eb->schema);
 
 	return r != 0 ? r : strcmp(ea->name, eb->name);
+}
+
+/* The engram_memory_* families of this database's memory tables */
+static void
+AppendMemoryMetrics(StringInfo buf)
+{
+	MemoryStatsEntry *entries;
+	MemorySnapshot *snap;
+	int			nall = SnapshotTable(memory_hash, sizeof(MemoryStatsEntry), true,
+									 (void **) &entries);
+	int			n = 0;
+
+	snap = palloc(sizeof(MemorySnapshot) * Max(nall, 1));
+	for (int i = 0; i < nall; i++)
+	{
+		if (!RelationNames(entries[i].h.key.relid, &snap[n].schema, &snap[n].name))
+			continue;
+		snap[n].c = entries[i].c;
+		n++;
+	}
+	qsort(snap, n, sizeof(MemorySnapshot), CompareNames);
+
+	for (int op = 0; op < ENGRAM_MEMORY_NOPS; op++)
+	{
+		const char *name = op == ENGRAM_MEMORY_RECALL ?
+			"engram_memory_recalls_total" : "engram_memory_spreads_total";
+
+		AppendFamily(buf, name, "counter", op == ENGRAM_MEMORY_RECALL ?
+					 "Calls of engram.recall per memory table." :
+					 "Calls of engram.spread per memory table.");
+		for (int i = 0; i < n; i++)
+		{
+			appendStringInfo(buf, "%s{", name);
+			AppendRelLabel(buf, "table", snap[i].schema, snap[i].name);
+			appendStringInfo(buf, "} " UINT64_FORMAT "\n", snap[i].c.calls[op]);
+		}
+	}
+	AppendFamily(buf, "engram_memory_activated_nodes", "histogram",
+				 "Memories a recall or spread reached, seeds included, per call.");
+	for (int i = 0; i < n; i++)
+		for (int op = 0; op < ENGRAM_MEMORY_NOPS; op++)
+		{
+			StringInfoData labels;
+			char		sum[32];
+
+			initStringInfo(&labels);
+			appendStringInfo(&labels, "operation=\"%s\",", memory_op_names[op]);
+			AppendRelLabel(&labels, "table", snap[i].schema, snap[i].name);
+			snprintf(sum, sizeof(sum), UINT64_FORMAT, snap[i].c.nodes[op]);
+			AppendHistogram(buf, "engram_memory_activated_nodes", labels.data,
+							engram_nodes_bounds, ENGRAM_NODES_BUCKETS,
+							snap[i].c.node_buckets[op], sum);
+			pfree(labels.data);
+		}
+	AppendFamily(buf, "engram_memory_operation_duration_seconds", "histogram",
+				 "Time per call of engram.recall or engram.spread.");
+	for (int i = 0; i < n; i++)
+		for (int op = 0; op < ENGRAM_MEMORY_NOPS; op++)
+			AppendLatencyHistogram(buf, "engram_memory_operation_duration_seconds",
+								   memory_op_names[op], "table", snap[i].schema,
+								   snap[i].name, snap[i].c.latency_buckets[op],
+								   snap[i].c.seconds[op]);
 }
 
 /*
@@ -599,18 +909,11 @@ engram_metrics(PG_FUNCTION_ARGS)
 	snap = palloc(sizeof(EntrySnapshot) * Max(nall, 1));
 	for (int i = 0; i < nall; i++)
 	{
-		char	   *name = get_rel_name(all[i].key.indexid);
-
-		if (name == NULL)
-			continue;
 		snap[n] = all[i];
-		snap[n].name = name;
-		snap[n].schema = get_namespace_name(get_rel_namespace(all[i].key.indexid));
-		if (snap[n].schema == NULL)
-			continue;
-		n++;
+		if (RelationNames(all[i].key.relid, &snap[n].schema, &snap[n].name))
+			n++;
 	}
-	qsort(snap, n, sizeof(EntrySnapshot), CompareSnapshotNames);
+	qsort(snap, n, sizeof(EntrySnapshot), CompareNames);
 
 	initStringInfo(&buf);
 	for (int f = 0; f < (int) lengthof(counters); f++)
@@ -644,13 +947,16 @@ engram_metrics(PG_FUNCTION_ARGS)
 				 "Time spent in the access method per scan or insert.");
 	for (int i = 0; i < n; i++)
 	{
-		AppendHistogram(&buf, &snap[i], "scan", snap[i].c.scan_buckets,
-						snap[i].c.scan_seconds);
-		AppendHistogram(&buf, &snap[i], "insert", snap[i].c.insert_buckets,
-						snap[i].c.insert_seconds);
+		AppendLatencyHistogram(&buf, "engram_operation_duration_seconds", "scan",
+							   "index", snap[i].schema, snap[i].name,
+							   snap[i].c.scan_buckets, snap[i].c.scan_seconds);
+		AppendLatencyHistogram(&buf, "engram_operation_duration_seconds", "insert",
+							   "index", snap[i].schema, snap[i].name,
+							   snap[i].c.insert_buckets, snap[i].c.insert_seconds);
 	}
+	AppendMemoryMetrics(&buf);
 	AppendFamily(&buf, "engram_stats_untracked_total", "counter",
-				 "Scans and inserts not counted because engram.stats_max_indexes indexes are tracked.");
+				 "Operations not counted because their statistics table (engram.stats_max_indexes, engram.stats_max_memory_tables) is full.");
 	appendStringInfo(&buf, "engram_stats_untracked_total " UINT64_FORMAT "\n", untracked);
 
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * stats.h
- *	  Per-index statistics kept in shared memory (src/stats.c).
+ *	  Per-index and per-memory-table statistics kept in shared memory
+ *	  (src/stats.c).
  *
  * Access methods count into a backend-local EngramScanCounts while a scan
  * runs and hand it over once, when the scan ends or is restarted, so the
@@ -42,13 +43,30 @@ typedef struct EngramScanCounts
 	instr_time	elapsed;		/* time spent in the access method */
 } EngramScanCounts;
 
+/* The calls of the memory API counted per memory table */
+typedef enum EngramMemoryOp
+{
+	ENGRAM_MEMORY_RECALL,		/* engram.recall() */
+	ENGRAM_MEMORY_SPREAD,		/* engram.spread() */
+	ENGRAM_MEMORY_NOPS
+} EngramMemoryOp;
+
+/* Upper bounds of the activated-nodes histograms' buckets */
+#define ENGRAM_NODES_BUCKETS 13
+extern const double engram_nodes_bounds[ENGRAM_NODES_BUCKETS];
+
 /* GUCs */
 extern bool engram_track_index_stats;
+extern bool engram_track_memory_stats;
 extern int	engram_stats_max_indexes;
+extern int	engram_stats_max_memory_tables;
 
 extern void EngramStatsInit(void);
 extern bool EngramStatsActive(void);
+extern bool EngramMemoryStatsActive(void);
 extern void EngramStatsFlushScan(Relation index, const EngramScanCounts *counts);
-extern void EngramStatsCountInsert(Relation index, instr_time elapsed);
+extern void EngramStatsCountInsert(Relation index, instr_time start);
+extern void EngramStatsCountMemory(Oid relid, EngramMemoryOp op, int64 activated,
+								   instr_time start);
 
 #endif							/* ENGRAM_STATS_H */

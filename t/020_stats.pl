@@ -1,4 +1,4 @@
-# Index statistics: exact counts under concurrent scans and inserts (no
+# Index and memory statistics: exact counts under concurrent scans and inserts (no
 # update lost between backends), a full statistics table, the error every
 # statistics function raises when engram was not preloaded; engram.tune on a
 # streaming replica.
@@ -107,7 +107,8 @@ $standby->stop;
 $node->append_conf('postgresql.conf', "shared_preload_libraries = ''\n");
 $node->restart;
 foreach my $sql ('SELECT * FROM engram.index_stats', 'SELECT engram.metrics()',
-	'SELECT engram.reset_stats()', 'SELECT * FROM engram.index_statistics()')
+	'SELECT engram.reset_stats()', 'SELECT * FROM engram.index_statistics()',
+	'SELECT * FROM engram.memory_stats_all')
 {
 	my ($ret, $out, $err) = $node->psql('postgres',
 		"\\set VERBOSITY verbose\n$sql");
@@ -124,6 +125,18 @@ is( $node->safe_psql(
 		SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> array_fill(0.5::real, ARRAY[16])::vector LIMIT 3) s}),
 	'3',
 	'not preloaded: scans and inserts work');
+like(
+	$node->safe_psql(
+		'postgres', q{
+		CREATE TABLE m (id bigint PRIMARY KEY, embedding vector(2));
+		INSERT INTO m VALUES (1, '[1,0]'), (2, '[0,1]');
+		CREATE INDEX ON m USING engram_hnsw (embedding vector_cosine_ops);
+		SELECT engram.attach('m');
+		SELECT engram.associate('m', 1, 2);
+		SELECT (SELECT count(*) FROM engram.recall('m', '[1,0]', 2)) || ' '
+			|| (SELECT count(*) FROM engram.spread('m', '{1}'))}),
+	qr/^2 2$/m,
+	'not preloaded: recall and spread work');
 like($node->safe_psql('postgres', "SELECT setting FROM engram.advise() WHERE suggested LIKE '%engram%'"),
 	qr/shared_preload_libraries/, 'not preloaded: advise suggests preloading');
 

@@ -39,6 +39,15 @@ $node->safe_psql(
 	SELECT id FROM public.items ORDER BY v <-> '[1,1,1,1,1,1,1,1]' LIMIT 5;
 	SELECT id FROM public.items ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 5;
 	SELECT id FROM public.items ORDER BY v <-> '[2,2,2,2,2,2,2,2]' LIMIT 5;
+	RESET enable_seqscan;
+	CREATE TABLE public.m (id bigint PRIMARY KEY, embedding vector(2));
+	INSERT INTO public.m VALUES (1, '[1,0]'), (2, '[0,1]'), (3, '[1,1]');
+	CREATE INDEX ON public.m USING engram_hnsw (embedding vector_cosine_ops);
+	SELECT engram.attach('public.m');
+	SELECT engram.associate('public.m', 1, 2);
+	SELECT count(*) FROM engram.recall('public.m', '[1,0]', 1, 'hybrid');
+	SELECT count(*) FROM engram.spread('public.m', '{1}');
+	SELECT count(*) FROM engram.spread('public.m', '{3}');
 });
 
 my $port = PostgreSQL::Test::Cluster::get_free_port();
@@ -89,6 +98,23 @@ like(
 	$body,
 	qr/^engram_operation_duration_seconds_count\{index="public\.items_v",operation="insert",server="[^"]+"\} 2$/m,
 	'insert latency histogram');
+# memory tables: a recall reaching 2 memories, spreads reaching 2 and 1
+like($body, qr/^engram_memory_recalls_total\{server="[^"]+",table="public\.m"\} 1$/m,
+	'recalls counted');
+like($body, qr/^engram_memory_spreads_total\{server="[^"]+",table="public\.m"\} 2$/m,
+	'spreads counted');
+like(
+	$body,
+	qr/^engram_memory_activated_nodes_bucket\{operation="spread",server="[^"]+",table="public\.m",le="1"\} 1$/m,
+	'activated memories histogram');
+like(
+	$body,
+	qr/^engram_memory_activated_nodes_sum\{operation="spread",server="[^"]+",table="public\.m"\} 3$/m,
+	'activated memories summed');
+like(
+	$body,
+	qr/^engram_memory_operation_duration_seconds_count\{operation="recall",server="[^"]+",table="public\.m"\} 1$/m,
+	'recall latency histogram');
 my @buckets = $body =~ /^engram_operation_duration_seconds_bucket\{[^}]*operation="scan"[^}]*\}/mg;
 is(scalar @buckets, 15, 'fourteen bounds and +Inf');
 

@@ -20,6 +20,7 @@
 #include "utils/builtins.h"
 
 #include "memory/memory.h"
+#include "stats.h"
 
 #define RECALL_MAX_K 1000
 
@@ -103,6 +104,12 @@ engram_memory_recall(PG_FUNCTION_ARGS)
 	int			nsorted;
 	int64	   *returned;
 	int			nreturned = 0;
+	bool		counting = EngramMemoryStatsActive();
+	instr_time	start;
+
+	INSTR_TIME_SET_ZERO(start);
+	if (counting)
+		INSTR_TIME_SET_CURRENT(start);
 
 	ARG_NOT_NULL(0, "tbl");
 	ARG_NOT_NULL(1, "cue");
@@ -189,6 +196,8 @@ engram_memory_recall(PG_FUNCTION_ARGS)
 
 	if (reinforce && nreturned > 0)
 		EngramMemoryReinforce(mt, returned, nreturned);
+	if (counting)
+		EngramStatsCountMemory(relid, ENGRAM_MEMORY_RECALL, graph->nnodes, start);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -30,6 +30,7 @@
 #include "utils/hsearch.h"
 
 #include "memory/memory.h"
+#include "stats.h"
 
 #define SPREAD_MAX_HOPS 10
 
@@ -329,6 +330,12 @@ engram_memory_spread(PG_FUNCTION_ARGS)
 	SpreadGraph *graph;
 	SpreadNode **sorted;
 	int			nsorted;
+	bool		counting = EngramMemoryStatsActive();
+	instr_time	start;
+
+	INSTR_TIME_SET_ZERO(start);
+	if (counting)
+		INSTR_TIME_SET_CURRENT(start);
 
 	ARG_NOT_NULL(0, "tbl");
 	ARG_NOT_NULL(1, "seeds");
@@ -439,6 +446,8 @@ engram_memory_spread(PG_FUNCTION_ARGS)
 		values[2] = Int32GetDatum(sorted[i]->hops);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	if (counting)
+		EngramStatsCountMemory(relid, ENGRAM_MEMORY_SPREAD, graph->nnodes, start);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -26,6 +26,8 @@
 #include "common/relpath.h"
 #include "utils/rel.h"
 
+#include "stats.h"
+
 #define ALEX_MAGIC			0x414c4558	/* "ALEX" */
 #define ALEX_VERSION		1
 #define ALEX_PAGE_ID		0xFF83		/* last two bytes of every page */
@@ -213,6 +215,9 @@ typedef struct AlexScanOpaqueData
 	int			nitems;
 	int			next_item;
 	MemoryContext cxt;
+	/* statistics (src/stats.c), when counting: handed over once per scan */
+	bool		counting;
+	EngramScanCounts counts;
 } AlexScanOpaqueData;
 
 typedef AlexScanOpaqueData *AlexScanOpaque;

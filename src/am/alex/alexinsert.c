@@ -285,7 +285,12 @@ engram_alex_insert(Relation index, Datum *values, bool *isnull,
 {
 	const AlexKeyType *kt = AlexGetKeyType(TupleDescAttr(RelationGetDescr(index), 0)->atttypid);
 	AlexPos		pos;
+	bool		counting = EngramStatsActive();
+	instr_time	start;
 
+	INSTR_TIME_SET_ZERO(start);
+	if (counting)
+		INSTR_TIME_SET_CURRENT(start);
 	pos.isnull = isnull[0];
 	pos.key = isnull[0] ? 0 : kt->encode(values[0]);
 	pos.tid = *ht_ctid;
@@ -312,5 +317,7 @@ engram_alex_insert(Relation index, Datum *values, bool *isnull,
 		UnlockReleaseBuffer(metabuf);
 		CHECK_FOR_INTERRUPTS();
 	}
+	if (counting)
+		EngramStatsCountInsert(index, start);
 	return false;
 }

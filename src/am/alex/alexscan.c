@@ -59,6 +59,29 @@ UnpinDir(AlexScanOpaque so)
 	}
 }
 
+/* Hand a finished scan's counters to shared memory, once per scan */
+static void
+FlushScanStats(IndexScanDesc scan)
+{
+	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
+
+	if (so->started && so->counting)
+		EngramStatsFlushScan(scan->indexRelation, &so->counts);
+	so->counting = false;
+	memset(&so->counts, 0, sizeof(EngramScanCounts));
+}
+
+/* Add the time since start, and the rows returned, to the scan's counters */
+static inline void
+CountScanTime(AlexScanOpaque so, instr_time start, int64 tuples)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_ACCUM_DIFF(so->counts.elapsed, now, start);
+	so->counts.tuples += tuples;
+}
+
 /*
  * amrescan
  */
@@ -69,6 +92,7 @@ engram_alex_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
 	MemoryContext old;
 
+	FlushScanStats(scan);
 	UnpinDir(so);
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
@@ -483,12 +507,15 @@ engram_alex_gettuple(IndexScanDesc scan, ScanDirection dir)
 {
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
 	AlexItem	item;
+	instr_time	start;
+	bool		found;
 
 	if (so->unsatisfiable)
 		return false;
 	if (!so->started)
 	{
 		so->started = true;
+		so->counting = EngramStatsActive();
 		so->dir_of_scan = ScanDirectionIsBackward(dir) ? BackwardScanDirection :
 			ForwardScanDirection;
 		so->phase = ALEX_PHASE_START;
@@ -499,7 +526,13 @@ engram_alex_gettuple(IndexScanDesc scan, ScanDirection dir)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("engram_alex scans cannot change direction")));
 
-	if (!NextItem(scan, &item))
+	INSTR_TIME_SET_ZERO(start);
+	if (so->counting)
+		INSTR_TIME_SET_CURRENT(start);
+	found = NextItem(scan, &item);
+	if (so->counting)
+		CountScanTime(so, start, found ? 1 : 0);
+	if (!found)
 		return false;
 	scan->xs_heaptid = item.tid;
 	scan->xs_recheck = false;
@@ -517,10 +550,15 @@ engram_alex_getbitmap(IndexScanDesc scan, TIDBitmap *tbm)
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
 	AlexItem	item;
 	int64		ntids = 0;
+	instr_time	start;
 
 	if (so->unsatisfiable)
 		return 0;
 	so->started = true;
+	so->counting = EngramStatsActive();
+	INSTR_TIME_SET_ZERO(start);
+	if (so->counting)
+		INSTR_TIME_SET_CURRENT(start);
 	so->dir_of_scan = ForwardScanDirection;
 	so->phase = ALEX_PHASE_START;
 	pgstat_count_index_scan(scan->indexRelation);
@@ -529,6 +567,8 @@ engram_alex_getbitmap(IndexScanDesc scan, TIDBitmap *tbm)
 		tbm_add_tuples(tbm, &item.tid, 1, false);
 		ntids++;
 	}
+	if (so->counting)
+		CountScanTime(so, start, ntids);
 	return ntids;
 }
 
@@ -540,6 +580,7 @@ engram_alex_endscan(IndexScanDesc scan)
 {
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
 
+	FlushScanStats(scan);
 	UnpinDir(so);
 	if (BufferIsValid(so->metabuf))
 		ReleaseBuffer(so->metabuf);

@@ -489,13 +489,7 @@ engram_hnsw_insert(Relation index, Datum *values, bool *isnull,
 		HnswInsertVector(index, info, x, heap_tid,
 						 prepared == HNSW_PREPARED_UNBOUNDED);
 		if (counting)
-		{
-			instr_time	elapsed;
-
-			INSTR_TIME_SET_CURRENT(elapsed);
-			INSTR_TIME_SUBTRACT(elapsed, start);
-			EngramStatsCountInsert(index, elapsed);
-		}
+			EngramStatsCountInsert(index, start);
 	}
 	pfree(x);
 	return false;
