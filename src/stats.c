@@ -11,11 +11,12 @@
  * start); the SQL functions raise an error saying so otherwise, and the
  * access methods and the memory API then count nothing.
  *
- * Scans accumulate their counters in backend-local memory and add them to
- * the entry once, at endscan or rescan, under the entry's spinlock; the
+ * Scans and inserts add their counters to backend-local pending counts per
+ * index, which go to the shared entries at the end of each transaction
+ * (and before this backend reads them), under each entry's spinlock; the
  * table's LWLock is held in shared mode meanwhile, so that a reset (which
  * removes entries, in exclusive mode) cannot free an entry being updated.
- * recall() and spread() add once per call the same way.  One LWLock covers
+ * recall() and spread() add to the shared entry once per call.  One LWLock covers
  * both tables.  A full table leaves new relations untracked and counts how
  * often that happened.
  *
@@ -25,6 +26,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -320,49 +322,171 @@ AcquireEntry(HTAB *hash, long max, Size entrysize, Oid relid)
 }
 
 /*
+ * Counts of this backend not yet added to shared memory, per index.  Scans
+ * and inserts add to them without any lock; they go to shared memory at the
+ * end of every transaction and before this backend reads the statistics.
+ * (A flush per scan, a shared lock, a shared hash lookup and a spinlock,
+ * cost point lookups on engram_alex 4.5%; this costs a local add.)
+ */
+typedef struct PendingIndexStats
+{
+	Oid			relid;
+	IndexStatsCounters c;
+} PendingIndexStats;
+
+static HTAB *pending_hash = NULL;
+static PendingIndexStats *pending_last = NULL;
+
+static void PendingXactCallback(XactEvent event, void *arg);
+
+static PendingIndexStats *
+PendingFor(Oid relid)
+{
+	bool		found;
+
+	if (pending_last != NULL && pending_last->relid == relid)
+		return pending_last;
+	if (pending_hash == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(PendingIndexStats);
+		ctl.hcxt = TopMemoryContext;
+		pending_hash = hash_create("engram pending index statistics", 16, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		RegisterXactCallback(PendingXactCallback, NULL);
+	}
+	pending_last = hash_search(pending_hash, &relid, HASH_ENTER, &found);
+	if (!found)
+		memset(&pending_last->c, 0, sizeof(IndexStatsCounters));
+	return pending_last;
+}
+
+static void
+AddCounters(IndexStatsCounters *to, const IndexStatsCounters *from)
+{
+	to->scans += from->scans;
+	to->tuples += from->tuples;
+	to->distances += from->distances;
+	to->nodes_expanded += from->nodes_expanded;
+	for (int t = 0; t < ENGRAM_NTIERS; t++)
+	{
+		to->hits[t] += from->hits[t];
+		to->reads[t] += from->reads[t];
+	}
+	to->restarts += from->restarts;
+	to->inserts += from->inserts;
+	for (int b = 0; b <= ENGRAM_LATENCY_BUCKETS; b++)
+	{
+		to->scan_buckets[b] += from->scan_buckets[b];
+		to->insert_buckets[b] += from->insert_buckets[b];
+	}
+	to->scan_seconds += from->scan_seconds;
+	to->insert_seconds += from->insert_seconds;
+}
+
+/* Add this backend's pending counts to shared memory, and forget them */
+static void
+FlushPending(void)
+{
+	HASH_SEQ_STATUS seq;
+	PendingIndexStats *p;
+
+	if (pending_hash == NULL || hash_get_num_entries(pending_hash) == 0)
+		return;
+	hash_seq_init(&seq, pending_hash);
+	while ((p = hash_seq_search(&seq)) != NULL)
+	{
+		IndexStatsEntry *entry = NULL;
+
+		if (stats_hash != NULL)
+			entry = (IndexStatsEntry *) AcquireEntry(stats_hash, engram_stats_max_indexes,
+													 sizeof(IndexStatsEntry), p->relid);
+		if (entry != NULL)
+		{
+			SpinLockAcquire(&entry->h.mutex);
+			AddCounters(&entry->c, &p->c);
+			SpinLockRelease(&entry->h.mutex);
+			LWLockRelease(stats_shared->lock);
+		}
+		hash_search(pending_hash, &p->relid, HASH_REMOVE, NULL);
+	}
+	pending_last = NULL;
+}
+
+/* Forget this backend's pending counts (a reset) */
+static void
+DiscardPending(Oid relid)
+{
+	if (pending_hash == NULL)
+		return;
+	if (OidIsValid(relid))
+		hash_search(pending_hash, &relid, HASH_REMOVE, NULL);
+	else
+	{
+		HASH_SEQ_STATUS seq;
+		PendingIndexStats *p;
+
+		hash_seq_init(&seq, pending_hash);
+		while ((p = hash_seq_search(&seq)) != NULL)
+			hash_search(pending_hash, &p->relid, HASH_REMOVE, NULL);
+	}
+	pending_last = NULL;
+}
+
+static void
+PendingXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			FlushPending();
+			break;
+		default:
+			break;
+	}
+}
+
+/*
  * Add one scan's counters (or, with scan NULL, one insert) and its duration
- * to the index's entry
+ * to the index's pending counts
  */
 static void
 CountOperation(Relation index, const EngramScanCounts *scan, instr_time elapsed)
 {
-	IndexStatsEntry *entry;
+	IndexStatsCounters *c;
 	double		seconds = INSTR_TIME_GET_DOUBLE(elapsed);
 	int			bucket = Bucket(engram_latency_bounds, ENGRAM_LATENCY_BUCKETS, seconds);
 
 	if (stats_hash == NULL)
 		return;
-	entry = (IndexStatsEntry *) AcquireEntry(stats_hash, engram_stats_max_indexes,
-											 sizeof(IndexStatsEntry),
-											 RelationGetRelid(index));
-	if (entry == NULL)
-		return;
-
-	SpinLockAcquire(&entry->h.mutex);
+	c = &PendingFor(RelationGetRelid(index))->c;
 	if (scan == NULL)
 	{
-		entry->c.inserts++;
-		entry->c.insert_buckets[bucket]++;
-		entry->c.insert_seconds += seconds;
+		c->inserts++;
+		c->insert_buckets[bucket]++;
+		c->insert_seconds += seconds;
 	}
 	else
 	{
-		entry->c.scans++;
-		entry->c.tuples += scan->tuples;
-		entry->c.distances += scan->distances;
-		entry->c.nodes_expanded += scan->nodes_expanded;
+		c->scans++;
+		c->tuples += scan->tuples;
+		c->distances += scan->distances;
+		c->nodes_expanded += scan->nodes_expanded;
 		for (int t = 0; t < ENGRAM_NTIERS; t++)
 		{
-			entry->c.hits[t] += scan->hits[t];
-			entry->c.reads[t] += scan->reads[t];
+			c->hits[t] += scan->hits[t];
+			c->reads[t] += scan->reads[t];
 		}
-		entry->c.restarts += scan->restarts;
-		entry->c.scan_buckets[bucket]++;
-		entry->c.scan_seconds += seconds;
+		c->restarts += scan->restarts;
+		c->scan_buckets[bucket]++;
+		c->scan_seconds += seconds;
 	}
-	SpinLockRelease(&entry->h.mutex);
-
-	LWLockRelease(stats_shared->lock);
 }
 
 /* Add one finished (or restarted) scan's counters to the index's entry */
@@ -516,6 +640,7 @@ engram_index_statistics(PG_FUNCTION_ARGS)
 	int			n;
 
 	RequireStats();
+	FlushPending();
 	InitMaterializedSRF(fcinfo, 0);
 	n = SnapshotEntries(false, &snap);
 	for (int i = 0; i < n; i++)
@@ -647,6 +772,7 @@ Datum
 engram_reset_stats(PG_FUNCTION_ARGS)
 {
 	RequireStats();
+	DiscardPending(PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0));
 	LWLockAcquire(stats_shared->lock, LW_EXCLUSIVE);
 	if (PG_ARGISNULL(0))
 	{
@@ -900,6 +1026,7 @@ engram_metrics(PG_FUNCTION_ARGS)
 	uint64		untracked;
 
 	RequireStats();
+	FlushPending();
 	nall = SnapshotEntries(true, &all);
 	LWLockAcquire(stats_shared->lock, LW_SHARED);
 	untracked = stats_shared->untracked;

@@ -526,12 +526,24 @@ engram_alex_gettuple(IndexScanDesc scan, ScanDirection dir)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("engram_alex scans cannot change direction")));
 
-	INSTR_TIME_SET_ZERO(start);
-	if (so->counting)
-		INSTR_TIME_SET_CURRENT(start);
-	found = NextItem(scan, &item);
-	if (so->counting)
-		CountScanTime(so, start, found ? 1 : 0);
+	if (so->next_item < so->nitems)
+	{
+		/* copied from the page already: too cheap to time */
+		item = so->items[so->next_item++];
+		found = true;
+		if (so->counting)
+			so->counts.tuples++;
+	}
+	else
+	{
+		/* the work: reading pages (timed, two clock reads) */
+		INSTR_TIME_SET_ZERO(start);
+		if (so->counting)
+			INSTR_TIME_SET_CURRENT(start);
+		found = NextItem(scan, &item);
+		if (so->counting)
+			CountScanTime(so, start, found ? 1 : 0);
+	}
 	if (!found)
 		return false;
 	scan->xs_heaptid = item.tid;
