@@ -704,7 +704,7 @@ CREATE FUNCTION engram.explain_search(index regclass, query anyelement,
 	ef int DEFAULT current_setting('engram.ef_search')::int,
 	OUT upper_nodes_expanded bigint, OUT layer0_nodes_expanded bigint,
 	OUT distances bigint, OUT hot_pages_read bigint, OUT warm_pages_read bigint,
-	OUT candidates int, OUT entry_level int)
+	OUT candidates int, OUT entry_level int, OUT nodes_per_layer bigint[])
 	RETURNS record
 	AS 'MODULE_PATHNAME', 'engram_hnsw_explain_search' LANGUAGE C STRICT;
 COMMENT ON FUNCTION engram.explain_search(regclass, anyelement, int) IS 'counters of one engram_hnsw graph search';

@@ -401,6 +401,13 @@ SELECT candidates, layer0_nodes_expanded > 0 AS expanded, distances >= candidate
 	hot_pages_read + warm_pages_read > 0 AS pages_read
 FROM engram.explain_search('hnsw_small_explain', (SELECT v FROM hnsw_queries WHERE qid = 1), 20);
 SELECT candidates FROM engram.explain_search('hnsw_small_explain', (SELECT v FROM hnsw_queries WHERE qid = 1), 1000);
+-- per layer: layer 0 first, one element per layer down from the entry level,
+-- adding up to the two totals
+SELECT array_length(nodes_per_layer, 1) = entry_level + 1 AS one_per_layer,
+	nodes_per_layer[1] = layer0_nodes_expanded AS layer0,
+	(SELECT sum(n) FROM unnest(nodes_per_layer[2:]) n) IS NOT DISTINCT FROM
+		CASE WHEN entry_level > 0 THEN upper_nodes_expanded END AS upper
+FROM engram.explain_search('hnsw_small_explain', (SELECT v FROM hnsw_queries WHERE qid = 2), 20);
 SELECT * FROM engram.explain_search('hnsw_small_explain', '[1,2,3]'::halfvec, 10);
 SELECT * FROM engram.explain_search('hnsw_small_explain', (SELECT v FROM hnsw_queries WHERE qid = 1), 0);
 SELECT * FROM engram.explain_search('hnsw_small', (SELECT v FROM hnsw_queries WHERE qid = 1), 10);

@@ -262,6 +262,7 @@ typedef struct HnswSearchStats
 	uint64		pages_warm;
 	uint64		pages_hot_read; /* of which not in shared buffers */
 	uint64		pages_warm_read;
+	uint64	   *layer_nodes;	/* if set, nodes expanded per upper layer */
 } HnswSearchStats;
 
 typedef struct HnswVisited HnswVisited;

@@ -21,11 +21,13 @@
 #include "catalog/index.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
@@ -500,8 +502,10 @@ engram_hnsw_explain_search(PG_FUNCTION_ARGS)
 	HnswPrepared prepared;
 	int			found = 0;
 	TupleDesc	desc;
-	Datum		values[7];
-	bool		nulls[7] = {false};
+	Datum		values[8];
+	bool		nulls[8] = {false};
+	uint64		layer_nodes[HNSW_MAX_LEVEL + 1];
+	Datum		per_layer[HNSW_MAX_LEVEL + 1];
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -520,6 +524,8 @@ engram_hnsw_explain_search(PG_FUNCTION_ARGS)
 	memset(&upper, 0, sizeof(upper));
 	memset(&layer0, 0, sizeof(layer0));
 	upper.hot_end = layer0.hot_end = meta.hot_end;
+	memset(layer_nodes, 0, sizeof(layer_nodes));
+	upper.layer_nodes = layer_nodes;
 	x = palloc(sizeof(float) * info.dim);
 
 	prepared = HnswPrepareVector(&info, PG_GETARG_DATUM(1), x);
@@ -543,6 +549,12 @@ engram_hnsw_explain_search(PG_FUNCTION_ARGS)
 	values[4] = Int64GetDatum(upper.pages_warm + layer0.pages_warm);
 	values[5] = Int32GetDatum(found);
 	values[6] = Int32GetDatum(meta.entry_level);
+	/* nodes expanded per layer, layer 0 first */
+	layer_nodes[0] = layer0.nodes_expanded;
+	for (int l = 0; l <= Max(meta.entry_level, 0); l++)
+		per_layer[l] = Int64GetDatum((int64) layer_nodes[l]);
+	values[7] = PointerGetDatum(construct_array(per_layer, Max(meta.entry_level, 0) + 1,
+												INT8OID, sizeof(int64), true, TYPALIGN_DOUBLE));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 

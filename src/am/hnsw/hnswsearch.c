@@ -370,7 +370,11 @@ HnswGreedyDescend(Relation index, const HnswIndexInfo *info, const HnswQuery *q,
 			node = CursorGetNode(&c, &cur);
 			n = node ? CopyNeighbors(node, info->dim, info->m, layer, nbrs) : 0;
 			if (stats)
+			{
 				stats->nodes_expanded++;
+				if (stats->layer_nodes)
+					stats->layer_nodes[layer]++;
+			}
 
 			for (int i = 0; i < n; i++)
 			{
