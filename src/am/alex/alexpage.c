@@ -19,6 +19,7 @@
 #include "storage/lmgr.h"
 
 #include "am/alex/alex.h"
+#include "pageutil.h"
 
 StaticAssertDecl(ALEX_SLOTS_PER_PAGE > 64, "data pages must hold more than 64 slots");
 StaticAssertDecl(sizeof(AlexMetaPageData) <= BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - 64,
@@ -57,7 +58,6 @@ Buffer
 AlexNewBuffer(Relation index, ForkNumber forknum)
 {
 	Buffer		buf;
-	bool		needLock;
 
 	if (forknum == MAIN_FORKNUM)
 	{
@@ -81,14 +81,7 @@ AlexNewBuffer(Relation index, ForkNumber forknum)
 		}
 	}
 
-	needLock = !RELATION_IS_LOCAL(index);
-	if (needLock)
-		LockRelationForExtension(index, ExclusiveLock);
-	buf = ReadBufferExtended(index, forknum, P_NEW, RBM_NORMAL, NULL);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	if (needLock)
-		UnlockRelationForExtension(index, ExclusiveLock);
-	return buf;
+	return EngramExtendByOnePage(index, forknum);
 }
 
 /*

@@ -235,7 +235,6 @@ extern float HnswExactDistance(HnswMetric metric, const float *a, const float *b
 							   int dim);
 extern void HnswInitPage(Page page, uint16 tier);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
-extern Buffer HnswNewBuffer(Relation index, ForkNumber forknum);
 extern void HnswInitMetaPage(Page page, const HnswIndexInfo *info);
 
 /* hnswsearch.c: the on-disk graph search shared by scans and inserts */

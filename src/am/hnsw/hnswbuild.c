@@ -30,6 +30,7 @@
 #include "utils/rel.h"
 
 #include "am/hnsw/hnswgraph.h"
+#include "pageutil.h"
 
 typedef struct BuildState
 {
@@ -108,7 +109,7 @@ PlacementOrder(HnswBuildGraph *g, int32 *order)
 static void
 WritePage(Relation index, ForkNumber forknum, Page page, BlockNumber expected)
 {
-	Buffer		buf = HnswNewBuffer(index, forknum);
+	Buffer		buf = EngramExtendByOnePage(index, forknum);
 
 	if (BufferGetBlockNumber(buf) != expected)
 		elog(ERROR, "engram_hnsw build of \"%s\" expected block %u, got %u",

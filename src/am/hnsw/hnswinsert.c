@@ -28,6 +28,7 @@
 #include "utils/rel.h"
 
 #include "am/hnsw/hnsw.h"
+#include "pageutil.h"
 #include "stats.h"
 
 /*
@@ -144,7 +145,7 @@ PlaceNode(Relation index, HnswNodeHeader *node, Size size)
 		UnlockReleaseBuffer(buf);
 	}
 
-	buf = HnswNewBuffer(index, MAIN_FORKNUM);
+	buf = EngramExtendByOnePage(index, MAIN_FORKNUM);
 	blkno = BufferGetBlockNumber(buf);
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);

@@ -22,7 +22,6 @@
 #include "access/generic_xlog.h"
 #include "common/pg_prng.h"
 #include "storage/bufmgr.h"
-#include "storage/lmgr.h"
 #include "utils/float.h"
 #include "utils/rel.h"
 
@@ -419,24 +418,6 @@ HnswReadMeta(Relation index, HnswMetaPageData *meta)
 				 errmsg("index \"%s\" has engram_hnsw version %u, expected %u",
 						RelationGetRelationName(index), meta->version, HNSW_VERSION),
 				 errhint("REINDEX the index.")));
-}
-
-/*
- * Extend the relation by one page, returned pinned and exclusively locked
- */
-Buffer
-HnswNewBuffer(Relation index, ForkNumber forknum)
-{
-	Buffer		buf;
-	bool		needLock = !RELATION_IS_LOCAL(index);
-
-	if (needLock)
-		LockRelationForExtension(index, ExclusiveLock);
-	buf = ReadBufferExtended(index, forknum, P_NEW, RBM_NORMAL, NULL);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	if (needLock)
-		UnlockRelationForExtension(index, ExclusiveLock);
-	return buf;
 }
 
 /*
