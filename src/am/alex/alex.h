@@ -194,7 +194,6 @@ typedef struct AlexScanOpaqueData
 	bool		unsatisfiable;
 	AlexRange  *ranges;			/* sorted, disjoint */
 	int			nranges;
-	bool		want_nonnull;
 	bool		want_nulls;
 	/* where we are */
 	bool		started;
@@ -273,7 +272,6 @@ extern Buffer AlexNewExtent(Relation index, int npages, BlockNumber *first);
 extern void AlexInitMetaPage(Page page, Oid keytype);
 extern void AlexCheckMeta(Relation index, Page page);
 extern void AlexFillGaps(Page page);
-extern void AlexRecomputeMinMax(Page page);
 extern int	AlexPageLowerBound(Page page, uint64 key, int hint);
 extern void AlexMarkDead(Relation index, BlockNumber first, int npages);
 

@@ -465,9 +465,9 @@ AlexBuildRanges(Relation index, ScanKey keys, int nkeys, AlexScanOpaque so)
 	AlexRange  *ranges = NULL;
 	int			nranges = -1;	/* -1: no array key yet */
 	bool		any_value_key = false;
+	bool		want_nonnull = true;
 
 	DomainBounds(kt->typid, &glo, &ghi);
-	so->want_nonnull = true;
 	so->want_nulls = true;
 
 	for (int i = 0; i < nkeys; i++)
@@ -477,7 +477,7 @@ AlexBuildRanges(Relation index, ScanKey keys, int nkeys, AlexScanOpaque so)
 		if (key->sk_flags & SK_ISNULL)
 		{
 			if (key->sk_flags & SK_SEARCHNULL)
-				so->want_nonnull = false;
+				want_nonnull = false;
 			else if (key->sk_flags & SK_SEARCHNOTNULL)
 				so->want_nulls = false;
 			else
@@ -555,9 +555,9 @@ AlexBuildRanges(Relation index, ScanKey keys, int nkeys, AlexScanOpaque so)
 		}
 	}
 
-	if (!so->want_nonnull && !so->want_nulls)
+	if (!want_nonnull && !so->want_nulls)
 		return false;
-	if (!any_value_key && !so->want_nonnull)
+	if (!any_value_key && !want_nonnull)
 	{
 		so->nranges = 0;
 		return true;

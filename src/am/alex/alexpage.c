@@ -201,13 +201,6 @@ AlexFillGaps(Page page)
 		opaque->maxkey = 0;
 }
 
-/* The same, for callers that changed only the bitmap */
-void
-AlexRecomputeMinMax(Page page)
-{
-	AlexFillGaps(page);
-}
-
 /*
  * First slot whose key is >= key (ALEX_SLOTS_PER_PAGE if none): an
  * exponential search outwards from the predicted slot, then a binary search

@@ -26,7 +26,6 @@
 #include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 
 #include "am/alex/alex.h"
 
