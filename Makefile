@@ -27,6 +27,10 @@ ifdef WERROR
 PG_CFLAGS += -Werror
 endif
 
+# Export only what PostgreSQL looks up (src/exports.map): engram must load
+# into one backend with pgvector, whose internal names overlap engram's.
+SHLIB_LINK += -Wl,--version-script=$(srcdir)/src/exports.map
+
 # pg_regress on PostgreSQL 15 reads <inputdir>/sql and <inputdir>/expected and
 # has no --expecteddir, while sql/ here holds the install scripts.  Give it a
 # directory of its own whose sql/ and expected/ point at sql_tests/ and
@@ -55,6 +59,8 @@ regress-dir:
 	@mkdir -p $(REGRESS_DIR)
 	@ln -sfn $(abspath sql_tests) $(REGRESS_DIR)/sql
 	@ln -sfn $(abspath expected) $(REGRESS_DIR)/expected
+
+$(shlib): src/exports.map
 
 -include src/simd/simd.mk
 -include bench/bench.mk

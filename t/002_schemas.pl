@@ -53,7 +53,7 @@ my $have_pgvector = $node->safe_psql('postgres',
 
 SKIP:
 {
-	skip 'pgvector is not installed in this PostgreSQL', 8
+	skip 'pgvector is not installed in this PostgreSQL', 15
 	  if $have_pgvector ne '1';
 
 	# pgvector first in public, engram in ev
@@ -69,7 +69,30 @@ SKIP:
 		'CREATE EXTENSION engram; CREATE SCHEMA pv; CREATE EXTENSION vector SCHEMA pv'
 	);
 	side_by_side('engram_first', 'pv', 'public');
+
+	# engram preloaded: its library is in every backend before pgvector's
+	$node->append_conf('postgresql.conf',
+		"shared_preload_libraries = 'engram'");
+	$node->restart;
+	$node->safe_psql('postgres', 'CREATE DATABASE preloaded');
+	$node->safe_psql('preloaded',
+		'CREATE EXTENSION vector; CREATE SCHEMA ev; CREATE EXTENSION engram SCHEMA ev'
+	);
+	side_by_side('preloaded', 'public', 'ev');
 }
+
+# The library exports only what PostgreSQL looks up by name: a name such as
+# HnswSearchLayer exported by both engram and pgvector would bind one's calls
+# to the other's code in a backend that loads both.
+my $libdir = $node->config_data('--pkglibdir');
+my @exported = grep { $_ ne '' } map { (split ' ', $_)[2] // '' }
+  split /\n/, `nm -D --defined-only $libdir/engram.so`;
+cmp_ok(scalar @exported, '>', 100, 'nm lists engram.so\'s symbols');
+is( join(' ',
+		grep { !/^(engram_|pg_finfo_engram_|_PG_init$|Pg_magic_func$)/ }
+		  @exported),
+	'',
+	'engram.so exports nothing but engram_*, its info records and magic');
 
 # Both extensions answer in one session, with their own types and the same
 # results, and data moves between them through text.
@@ -82,6 +105,7 @@ sub side_by_side
 		  FROM (SELECT i, format('[%s,%s,%s]', i, i % 3, -i) AS v
 				FROM generate_series(1, 50) i) s;
 		CREATE INDEX ON both_kinds USING hnsw (a $pv.vector_l2_ops);
+		CREATE INDEX ON both_kinds USING engram_hnsw (b $ev.vector_l2_ops);
 	};
 	$node->safe_psql($db, $sql);
 	is( $node->safe_psql(
@@ -107,6 +131,14 @@ sub side_by_side
 		),
 		'10,11,9',
 		"$db: pgvector's hnsw index still works");
+	is( $node->safe_psql(
+			$db,
+			qq{SET enable_seqscan = off;
+			   SELECT string_agg(id::text, ',') FROM
+			   (SELECT id FROM both_kinds ORDER BY b OPERATOR($ev.<->) '[10.1,1,-10.1]' LIMIT 3) s}
+		),
+		'10,11,9',
+		"$db: engram_hnsw works next to it");
 	is( $node->safe_psql(
 			$db,
 			qq{SELECT $ev.avg(b)::text || ' ' || $pv.avg(a)::text FROM both_kinds}),
