@@ -123,22 +123,19 @@ sub side_by_side
 		),
 		'0',
 		"$db: all distances agree");
-	is( $node->safe_psql(
-			$db,
-			qq{SET enable_seqscan = off;
-			   SELECT string_agg(id::text, ',') FROM
-			   (SELECT id FROM both_kinds ORDER BY a OPERATOR($pv.<->) '[10.1,1,-10.1]' LIMIT 3) s}
-		),
-		'10,11,9',
-		"$db: pgvector's hnsw index still works");
-	is( $node->safe_psql(
-			$db,
-			qq{SET enable_seqscan = off;
-			   SELECT string_agg(id::text, ',') FROM
-			   (SELECT id FROM both_kinds ORDER BY b OPERATOR($ev.<->) '[10.1,1,-10.1]' LIMIT 3) s}
-		),
-		'10,11,9',
-		"$db: engram_hnsw works next to it");
+	foreach my $index ([ 'a', $pv, "pgvector's hnsw index still works" ],
+		[ 'b', $ev, 'engram_hnsw works next to it' ])
+	{
+		my ($col, $schema, $what) = @$index;
+		is( $node->safe_psql(
+				$db,
+				qq{SET enable_seqscan = off;
+				   SELECT string_agg(id::text, ',') FROM
+				   (SELECT id FROM both_kinds ORDER BY $col OPERATOR($schema.<->) '[10.1,1,-10.1]' LIMIT 3) s}
+			),
+			'10,11,9',
+			"$db: $what");
+	}
 	is( $node->safe_psql(
 			$db,
 			qq{SELECT $ev.avg(b)::text || ' ' || $pv.avg(a)::text FROM both_kinds}),
