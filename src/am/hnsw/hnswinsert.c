@@ -24,12 +24,52 @@
 #include "storage/freespace.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "am/hnsw/hnsw.h"
 #include "pageutil.h"
 #include "stats.h"
+
+/*
+ * Copies of the nodes one insert reads, by position.  The new node's
+ * neighbours are close to each other, so their lists overlap: pruning
+ * them would fetch the same nodes again and again.  The copies serve only
+ * for their codes and flags; a list about to be rewritten is always read
+ * from its page.  Under the insert lock no node's code changes and no slot
+ * is reused.  A DELETED flag that VACUUM's first pass sets meanwhile is
+ * missed, as by any copy taken a moment earlier; its repair pass runs under
+ * the insert lock, after this insert, and removes such links.
+ */
+typedef struct NodeCacheEntry
+{
+	ItemPointerData tid;		/* hash key */
+	HnswNodeHeader *node;
+} NodeCacheEntry;
+
+static HTAB *
+NodeCacheCreate(MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(ItemPointerData);
+	ctl.entrysize = sizeof(NodeCacheEntry);
+	ctl.hcxt = cxt;
+	return hash_create("engram_hnsw insert nodes", 256, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+static HnswNodeHeader *
+CachedNode(HTAB *cache, Relation index, ItemPointer tid)
+{
+	bool		found;
+	NodeCacheEntry *e = hash_search(cache, tid, HASH_ENTER, &found);
+
+	if (!found)
+		e->node = HnswFetchNodeCopy(index, tid);
+	return e->node;
+}
 
 /*
  * Put pages that still have reusable slots back into the free space map,
@@ -203,8 +243,9 @@ ListContains(const ItemPointerData *list, int n, ItemPointer tid)
  * Returns whether the target now links to the new node.
  */
 static bool
-AddBackLink(Relation index, const HnswIndexInfo *info, ItemPointer target,
-			ItemPointer newtid, HnswNodeHeader *newnode, int layer, bool force)
+AddBackLink(Relation index, const HnswIndexInfo *info, HTAB *cache,
+			ItemPointer target, ItemPointer newtid, HnswNodeHeader *newnode,
+			int layer, bool force)
 {
 	HnswNodeHeader *t = HnswFetchNodeCopy(index, target);
 	int			maxn = HnswLayerSlots(info->m, layer);
@@ -232,7 +273,7 @@ AddBackLink(Relation index, const HnswIndexInfo *info, ItemPointer target,
 	nodes = palloc(sizeof(HnswNodeHeader *) * (maxn + 1));
 	nbrs[count] = *newtid;
 	for (int i = 0; i <= count; i++)
-		nodes[i] = i == count ? newnode : HnswFetchNodeCopy(index, &nbrs[i]);
+		nodes[i] = i == count ? newnode : CachedNode(cache, index, &nbrs[i]);
 	nsel = HnswSelectFromNodes(info, t, nodes, nbrs, count + 1, maxn, true, nbrs);
 
 	/*
@@ -356,6 +397,7 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 	ItemPointerData **links;
 	int		   *nlinks;
 	HnswVisited *visited;
+	HTAB *cache;
 	ItemPointerData duplicate_of;
 
 	LockPage(index, HNSW_INSERT_LOCK, ExclusiveLock);
@@ -383,6 +425,7 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 	links = palloc0(sizeof(ItemPointerData *) * (top + 1));
 	nlinks = palloc0(sizeof(int) * (top + 1));
 	visited = HnswVisitedCreate(tmp, 1024);
+	cache = NodeCacheCreate(tmp);
 
 	for (int layer = top; layer >= 0; layer--)
 	{
@@ -396,7 +439,7 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 
 		copies = palloc(sizeof(HnswNodeHeader *) * Max(nfound, 1));
 		for (int i = 0; i < nfound; i++)
-			copies[i] = HnswFetchNodeCopy(index, &found[i].node);
+			copies[i] = CachedNode(cache, index, &found[i].node);
 		/* the next layer down starts from what this one found */
 		if (nfound > 0)
 		{
@@ -436,8 +479,8 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 		{
 			bool		last = i == nlinks[layer] - 1;
 
-			linked |= AddBackLink(index, info, &links[layer][i], &tid, node, layer,
-								  layer == 0 && last && !linked);
+			linked |= AddBackLink(index, info, cache, &links[layer][i], &tid, node,
+								  layer, layer == 0 && last && !linked);
 		}
 	}
 
