@@ -36,8 +36,12 @@ SELECT schemaname, tablename, indexname, scans,
 	iterative_restarts, inserts,
 	scan_latency_buckets[15] AS scans_in_histogram,
 	array_length(scan_latency_buckets, 1) AS buckets,
-	scan_seconds > 0 AS timed, insert_seconds
+	scan_seconds > 0 AND scan_seconds < 5 AS timed, insert_seconds
 FROM engram.index_stats;
+-- scans are timed with the CPU's counter where that is safe (src/statsclock.c);
+-- the choice is made at server start and cannot be changed
+SELECT current_setting('engram.stats_clock') IN ('tsc', 'clock_gettime') AS known_clock;
+SET engram.stats_clock = 'tsc';
 
 -- iterative scans widen the search when the filter rejects rows
 SET engram.iterative_scan = relaxed_order;
