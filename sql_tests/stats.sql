@@ -84,6 +84,23 @@ DROP INDEX items_v_ip;
 SELECT count(*) FROM engram.index_stats;
 SELECT engram.reset_stats();
 SELECT count(*) FROM engram.index_stats;
+
+-- engram.explain_search replays the executor's re-rank of LIMIT k: the same
+-- rows handed out and the same heap (cold) buffers as a real scan with the
+-- same ef, as counted here (the first query warms this backend's caches)
+SET engram.ef_search = 40;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> (SELECT v FROM items WHERE id = 7) LIMIT 10) s;
+SELECT engram.reset_stats();
+SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> (SELECT v FROM items WHERE id = 7) LIMIT 10) s;
+SELECT e.reranked = s.tuples_returned AS same_rows,
+	e.reranked > 10 AS read_ahead,
+	e.cold_hits + e.cold_reads = s.cold_hits + s.cold_reads AS same_cold_pages,
+	e.hot_pages_read + e.warm_pages_read = s.hot_hits + s.hot_reads + s.warm_hits + s.warm_reads AS same_index_pages
+FROM engram.index_stats s,
+	engram.explain_search('items_v', (SELECT v FROM items WHERE id = 7), 40, 10) e;
+RESET engram.ef_search;
+SELECT engram.reset_stats();
+
 -- engram_alex indexes: scans, rows, inserts and latency; no graph, no tiers
 CREATE TABLE keys (k int);
 INSERT INTO keys SELECT generate_series(1, 1000);
