@@ -18,7 +18,8 @@
  * removes entries, in exclusive mode) cannot free an entry being updated.
  * recall() and spread() add to the shared entry once per call.  One LWLock covers
  * both tables.  A full table leaves new relations untracked and counts how
- * often that happened.
+ * often that happened.  Scans are timed with the clock of statsclock.c,
+ * chosen and calibrated here while preloading.
  *
  * src/stats.c
  *

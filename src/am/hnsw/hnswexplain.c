@@ -87,8 +87,8 @@ ReRank(Relation index, HnswCandidate *cands, int ncands, Datum query, int k,
 										 index->rd_opcintype[0], HNSW_DISTANCE_STRATEGY);
 	FmgrInfo	distance;
 	binaryheap *queue = binaryheap_allocate(Max(ncands, 1), CompareQueued, NULL);
-	int64		hits0 = pgBufferUsage.shared_blks_hit;
-	int64		reads0 = pgBufferUsage.shared_blks_read;
+	int64		hits0;
+	int64		reads0;
 	double		last_bound = 0;
 	int			next = 0;
 	int			returned = 0;
@@ -100,6 +100,10 @@ ReRank(Relation index, HnswCandidate *cands, int ncands, Datum query, int k,
 	econtext->ecxt_scantuple = slot;
 	qsort(cands, ncands, sizeof(HnswCandidate), CompareLowerBound);
 	memset(out, 0, sizeof(ReRankCounts));
+
+	/* from here on only the fetches use buffers: no catalog lookups */
+	hits0 = pgBufferUsage.shared_blks_hit;
+	reads0 = pgBufferUsage.shared_blks_read;
 
 	while (returned < k)
 	{
