@@ -98,6 +98,17 @@ SELECT e.reranked = s.tuples_returned AS same_rows,
 	e.hot_pages_read + e.warm_pages_read = s.hot_hits + s.hot_reads + s.warm_hits + s.warm_reads AS same_index_pages
 FROM engram.index_stats s,
 	engram.explain_search('items_v', (SELECT v FROM items WHERE id = 7), 40, 10) e;
+-- the same on an expression index (the re-rank evaluates the expression)
+CREATE TABLE items_h AS SELECT id, v FROM items WHERE id <= 500;
+CREATE INDEX items_h_v ON items_h USING engram_hnsw ((v::halfvec(16)) halfvec_l2_ops);
+SELECT count(*) FROM (SELECT id FROM items_h ORDER BY v::halfvec(16) <-> (SELECT v::halfvec(16) FROM items WHERE id = 9) LIMIT 5) s;
+SELECT engram.reset_stats();
+SELECT count(*) FROM (SELECT id FROM items_h ORDER BY v::halfvec(16) <-> (SELECT v::halfvec(16) FROM items WHERE id = 9) LIMIT 5) s;
+SELECT e.reranked = s.tuples_returned AS same_rows,
+	e.cold_hits + e.cold_reads = s.cold_hits + s.cold_reads AS same_cold_pages
+FROM engram.index_stats s,
+	engram.explain_search('items_h_v', (SELECT v::halfvec(16) FROM items WHERE id = 9), 40, 5) e;
+DROP TABLE items_h;
 RESET engram.ef_search;
 SELECT engram.reset_stats();
 
