@@ -701,13 +701,14 @@ CREATE FUNCTION engram.hnsw_stats(index regclass,
 COMMENT ON FUNCTION engram.hnsw_stats(regclass) IS 'size and shape of an engram_hnsw index';
 
 CREATE FUNCTION engram.explain_search(index regclass, query anyelement,
-	ef int DEFAULT current_setting('engram.ef_search')::int,
+	ef int DEFAULT current_setting('engram.ef_search')::int, k int DEFAULT 10,
 	OUT upper_nodes_expanded bigint, OUT layer0_nodes_expanded bigint,
 	OUT distances bigint, OUT hot_pages_read bigint, OUT warm_pages_read bigint,
-	OUT candidates int, OUT entry_level int, OUT nodes_per_layer bigint[])
+	OUT candidates int, OUT entry_level int, OUT nodes_per_layer bigint[],
+	OUT reranked int, OUT cold_hits bigint, OUT cold_reads bigint)
 	RETURNS record
 	AS 'MODULE_PATHNAME', 'engram_hnsw_explain_search' LANGUAGE C STRICT;
-COMMENT ON FUNCTION engram.explain_search(regclass, anyelement, int) IS 'counters of one engram_hnsw graph search';
+COMMENT ON FUNCTION engram.explain_search(regclass, anyelement, int, int) IS 'counters of one engram_hnsw graph search and of its re-rank for LIMIT k';
 
 -- statistics and tuning -------------------------------------------------------
 

@@ -408,8 +408,25 @@ SELECT array_length(nodes_per_layer, 1) = entry_level + 1 AS one_per_layer,
 	(SELECT sum(n) FROM unnest(nodes_per_layer[2:]) n) IS NOT DISTINCT FROM
 		CASE WHEN entry_level > 0 THEN upper_nodes_expanded END AS upper
 FROM engram.explain_search('hnsw_small_explain', (SELECT v FROM hnsw_queries WHERE qid = 2), 20);
+-- the re-rank of LIMIT k: with ef above the table's 300 rows the search
+-- finds every row, so what the re-rank fetches depends only on the vectors
+-- and the heap's layout: exact figures.  Heap pages were all read by now.
+SELECT k, candidates, reranked, cold_hits, cold_reads
+FROM generate_series(1, 4) k,
+	engram.explain_search('hnsw_small_explain', (SELECT v FROM hnsw_queries WHERE qid = 3), 400, k);
+SELECT k, reranked, cold_hits, cold_reads
+FROM unnest(ARRAY[5, 10, 50, 300, 1000]) k,
+	engram.explain_search('hnsw_small_explain', (SELECT v FROM hnsw_queries WHERE qid = 3), 400, k);
+-- a row deleted (not yet vacuumed) is still a candidate: the re-rank
+-- fetches its heap tuple, finds it invisible and needs one candidate more
+BEGIN;
+DELETE FROM hnsw_small WHERE id = (SELECT id FROM hnsw_small
+	ORDER BY v <-> (SELECT v FROM hnsw_queries WHERE qid = 3) LIMIT 1);
+SELECT reranked FROM engram.explain_search('hnsw_small_explain', (SELECT v FROM hnsw_queries WHERE qid = 3), 400, 1);
+ROLLBACK;
 SELECT * FROM engram.explain_search('hnsw_small_explain', '[1,2,3]'::halfvec, 10);
 SELECT * FROM engram.explain_search('hnsw_small_explain', (SELECT v FROM hnsw_queries WHERE qid = 1), 0);
+SELECT * FROM engram.explain_search('hnsw_small_explain', (SELECT v FROM hnsw_queries WHERE qid = 1), 10, 0);
 SELECT * FROM engram.explain_search('hnsw_small', (SELECT v FROM hnsw_queries WHERE qid = 1), 10);
 DROP INDEX hnsw_small_explain;
 

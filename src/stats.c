@@ -18,7 +18,8 @@
  * removes entries, in exclusive mode) cannot free an entry being updated.
  * recall() and spread() add to the shared entry once per call.  One LWLock covers
  * both tables.  A full table leaves new relations untracked and counts how
- * often that happened.
+ * often that happened.  Scans are timed with the clock of statsclock.c,
+ * chosen and calibrated here while preloading.
  *
  * src/stats.c
  *
@@ -65,6 +66,10 @@ bool		engram_track_index_stats = true;
 bool		engram_track_memory_stats = true;
 int			engram_stats_max_indexes = 1000;
 int			engram_stats_max_memory_tables = 100;
+static char *engram_stats_clock = NULL;
+
+/* engram_latency_bounds in ticks of the statistics clock */
+static EngramTicks latency_bounds_ticks[ENGRAM_LATENCY_BUCKETS];
 
 typedef struct StatsKey
 {
@@ -208,6 +213,17 @@ EngramStatsInit(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
+	EngramClockInit();
+	for (int i = 0; i < ENGRAM_LATENCY_BUCKETS; i++)
+		latency_bounds_ticks[i] = (EngramTicks) (engram_latency_bounds[i] /
+												 engram_clock_seconds_per_tick);
+	DefineCustomStringVariable("engram.stats_clock",
+							   "The clock that times scans for engram's statistics.",
+							   "tsc: the CPU's invariant time-stamp counter; clock_gettime: CLOCK_MONOTONIC.",
+							   &engram_stats_clock,
+							   engram_clock_tsc ? "tsc" : "clock_gettime",
+							   PGC_INTERNAL, GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
+							   NULL, NULL, NULL);
 	DefineCustomIntVariable("engram.stats_max_indexes",
 							"Number of indexes engram keeps statistics for.",
 							NULL,
@@ -332,6 +348,7 @@ typedef struct PendingIndexStats
 {
 	Oid			relid;
 	IndexStatsCounters c;
+	EngramTicks scan_ticks;		/* scan time not yet in c.scan_seconds */
 } PendingIndexStats;
 
 static HTAB *pending_hash = NULL;
@@ -359,7 +376,10 @@ PendingFor(Oid relid)
 	}
 	pending_last = hash_search(pending_hash, &relid, HASH_ENTER, &found);
 	if (!found)
+	{
 		memset(&pending_last->c, 0, sizeof(IndexStatsCounters));
+		pending_last->scan_ticks = 0;
+	}
 	return pending_last;
 }
 
@@ -400,6 +420,7 @@ FlushPending(void)
 	{
 		IndexStatsEntry *entry = NULL;
 
+		p->c.scan_seconds += EngramTicksToSeconds(p->scan_ticks);
 		if (stats_hash != NULL)
 			entry = (IndexStatsEntry *) AcquireEntry(stats_hash, engram_stats_max_indexes,
 													 sizeof(IndexStatsEntry), p->relid);
@@ -453,58 +474,51 @@ PendingXactCallback(XactEvent event, void *arg)
 }
 
 /*
- * Add one scan's counters (or, with scan NULL, one insert) and its duration
- * to the index's pending counts
+ * Add one finished (or restarted) scan's counters to the index's pending
+ * counts.  This runs once per scan, a few microseconds on engram_alex: its
+ * time stays in clock ticks, compared with bounds in ticks, and becomes
+ * seconds when the pending counts are flushed.
  */
-static void
-CountOperation(Relation index, const EngramScanCounts *scan, instr_time elapsed)
+void
+EngramStatsFlushScan(Relation index, const EngramScanCounts *scan)
 {
+	PendingIndexStats *p;
 	IndexStatsCounters *c;
-	double		seconds = INSTR_TIME_GET_DOUBLE(elapsed);
-	int			bucket = Bucket(engram_latency_bounds, ENGRAM_LATENCY_BUCKETS, seconds);
+	int			bucket = 0;
 
 	if (stats_hash == NULL)
 		return;
-	c = &PendingFor(RelationGetRelid(index))->c;
-	if (scan == NULL)
+	p = PendingFor(RelationGetRelid(index));
+	c = &p->c;
+	while (bucket < ENGRAM_LATENCY_BUCKETS && scan->elapsed > latency_bounds_ticks[bucket])
+		bucket++;
+	c->scans++;
+	c->tuples += scan->tuples;
+	c->distances += scan->distances;
+	c->nodes_expanded += scan->nodes_expanded;
+	for (int t = 0; t < ENGRAM_NTIERS; t++)
 	{
-		c->inserts++;
-		c->insert_buckets[bucket]++;
-		c->insert_seconds += seconds;
+		c->hits[t] += scan->hits[t];
+		c->reads[t] += scan->reads[t];
 	}
-	else
-	{
-		c->scans++;
-		c->tuples += scan->tuples;
-		c->distances += scan->distances;
-		c->nodes_expanded += scan->nodes_expanded;
-		for (int t = 0; t < ENGRAM_NTIERS; t++)
-		{
-			c->hits[t] += scan->hits[t];
-			c->reads[t] += scan->reads[t];
-		}
-		c->restarts += scan->restarts;
-		c->scan_buckets[bucket]++;
-		c->scan_seconds += seconds;
-	}
-}
-
-/* Add one finished (or restarted) scan's counters to the index's entry */
-void
-EngramStatsFlushScan(Relation index, const EngramScanCounts *counts)
-{
-	CountOperation(index, counts, counts->elapsed);
+	c->restarts += scan->restarts;
+	c->scan_buckets[bucket]++;
+	p->scan_ticks += scan->elapsed;
 }
 
 /* Count one insert into the index, begun at start */
 void
 EngramStatsCountInsert(Relation index, instr_time start)
 {
-	instr_time	elapsed;
+	double		seconds = SecondsSince(start);
+	IndexStatsCounters *c;
 
-	INSTR_TIME_SET_CURRENT(elapsed);
-	INSTR_TIME_SUBTRACT(elapsed, start);
-	CountOperation(index, NULL, elapsed);
+	if (stats_hash == NULL)
+		return;
+	c = &PendingFor(RelationGetRelid(index))->c;
+	c->inserts++;
+	c->insert_buckets[Bucket(engram_latency_bounds, ENGRAM_LATENCY_BUCKETS, seconds)]++;
+	c->insert_seconds += seconds;
 }
 
 /*

@@ -18,6 +18,8 @@
 #include "portability/instr_time.h"
 #include "utils/relcache.h"
 
+#include "statsclock.h"
+
 /* Storage tiers of an engram_hnsw index (src/am/hnsw/README.md) */
 typedef enum EngramTier
 {
@@ -40,7 +42,7 @@ typedef struct EngramScanCounts
 	uint64		hits[ENGRAM_NTIERS];	/* buffer hits per tier */
 	uint64		reads[ENGRAM_NTIERS];	/* buffer reads (misses) per tier */
 	uint64		restarts;		/* iterative scan widenings */
-	instr_time	elapsed;		/* time spent in the access method */
+	EngramTicks elapsed;		/* time spent in the access method */
 } EngramScanCounts;
 
 /* The calls of the memory API counted per memory table */

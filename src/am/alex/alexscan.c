@@ -72,12 +72,9 @@ FlushScanStats(IndexScanDesc scan)
 
 /* Add the time since start, and the rows returned, to the scan's counters */
 static inline void
-CountScanTime(AlexScanOpaque so, instr_time start, int64 tuples)
+CountScanTime(AlexScanOpaque so, EngramTicks start, int64 tuples)
 {
-	instr_time	now;
-
-	INSTR_TIME_SET_CURRENT(now);
-	INSTR_TIME_ACCUM_DIFF(so->counts.elapsed, now, start);
+	so->counts.elapsed += EngramClockSince(start);
 	so->counts.tuples += tuples;
 }
 
@@ -506,7 +503,7 @@ engram_alex_gettuple(IndexScanDesc scan, ScanDirection dir)
 {
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
 	AlexItem	item;
-	instr_time	start;
+	EngramTicks start = 0;
 	bool		found;
 
 	if (so->unsatisfiable)
@@ -536,9 +533,8 @@ engram_alex_gettuple(IndexScanDesc scan, ScanDirection dir)
 	else
 	{
 		/* the work: reading pages (timed, two clock reads) */
-		INSTR_TIME_SET_ZERO(start);
 		if (so->counting)
-			INSTR_TIME_SET_CURRENT(start);
+			start = EngramClockNow();
 		found = NextItem(scan, &item);
 		if (so->counting)
 			CountScanTime(so, start, found ? 1 : 0);
@@ -561,15 +557,14 @@ engram_alex_getbitmap(IndexScanDesc scan, TIDBitmap *tbm)
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
 	AlexItem	item;
 	int64		ntids = 0;
-	instr_time	start;
+	EngramTicks start = 0;
 
 	if (so->unsatisfiable)
 		return 0;
 	so->started = true;
 	so->counting = EngramStatsActive();
-	INSTR_TIME_SET_ZERO(start);
 	if (so->counting)
-		INSTR_TIME_SET_CURRENT(start);
+		start = EngramClockNow();
 	so->dir_of_scan = ForwardScanDirection;
 	so->phase = ALEX_PHASE_START;
 	pgstat_count_index_scan(scan->indexRelation);

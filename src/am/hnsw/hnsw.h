@@ -328,6 +328,7 @@ extern void engram_hnsw_costestimate(PlannerInfo *root, IndexPath *path,
 
 /* hnswcheck.c */
 extern int	HnswFindUnreachable(Relation index, ItemPointerData **out);
+extern Relation HnswOpenChecked(Oid indexoid);
 
 /* hnswvalidate.c */
 extern bool engram_hnsw_validate(Oid opclassoid);

@@ -21,13 +21,11 @@
 #include "catalog/index.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/acl.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
@@ -89,8 +87,8 @@ Problem(CheckState *cs, const char *fmt,...)
  * Open an index, checking it is engram_hnsw and the caller may read its
  * table
  */
-static Relation
-OpenHnswIndex(Oid indexoid)
+Relation
+HnswOpenChecked(Oid indexoid)
 {
 	Oid			heapoid = IndexGetRelation(indexoid, true);
 	Relation	index;
@@ -386,7 +384,7 @@ HnswFindUnreachable(Relation index, ItemPointerData **out)
 static void
 RunCheck(CheckState *cs, Oid indexoid)
 {
-	cs->index = OpenHnswIndex(indexoid);
+	cs->index = HnswOpenChecked(indexoid);
 	HnswReadMeta(cs->index, &cs->meta);
 	cs->nblocks = RelationGetNumberOfBlocks(cs->index);
 	cs->capacity = 1024;
@@ -444,7 +442,7 @@ engram_hnsw_stats(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 
 	memset(&cs, 0, sizeof(cs));
-	cs.index = OpenHnswIndex(PG_GETARG_OID(0));
+	cs.index = HnswOpenChecked(PG_GETARG_OID(0));
 	HnswReadMeta(cs.index, &cs.meta);
 	cs.nblocks = RelationGetNumberOfBlocks(cs.index);
 	cs.capacity = 1024;
@@ -482,83 +480,6 @@ engram_hnsw_stats(PG_FUNCTION_ARGS)
 }
 
 /*
- * engram.explain_search(index regclass, query anyelement, ef int): run the
- * graph search of a scan once and return its counters (nodes expanded per
- * layer kind, code distances, index pages per tier, candidates found)
- */
-PG_FUNCTION_INFO_V1(engram_hnsw_explain_search);
-Datum
-engram_hnsw_explain_search(PG_FUNCTION_ARGS)
-{
-	Relation	index = OpenHnswIndex(PG_GETARG_OID(0));
-	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
-	int			ef = PG_GETARG_INT32(2);
-	HnswIndexInfo info;
-	HnswMetaPageData meta;
-	HnswSearchStats upper;
-	HnswSearchStats layer0;
-	HnswQuery	q;
-	float	   *x;
-	HnswPrepared prepared;
-	int			found = 0;
-	TupleDesc	desc;
-	Datum		values[8];
-	bool		nulls[8] = {false};
-	uint64		layer_nodes[HNSW_MAX_LEVEL + 1];
-	Datum		per_layer[HNSW_MAX_LEVEL + 1];
-
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	if (argtype != TupleDescAttr(RelationGetDescr(index), 0)->atttypid)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("query must be of type %s, the type of the indexed column",
-						format_type_be(TupleDescAttr(RelationGetDescr(index), 0)->atttypid))));
-	if (ef < 1 || ef > 100000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("ef must be between 1 and 100000")));
-
-	HnswGetIndexInfo(index, &info);
-	HnswReadMeta(index, &meta);
-	memset(&upper, 0, sizeof(upper));
-	memset(&layer0, 0, sizeof(layer0));
-	upper.hot_end = layer0.hot_end = meta.hot_end;
-	memset(layer_nodes, 0, sizeof(layer_nodes));
-	upper.layer_nodes = layer_nodes;
-	x = palloc(sizeof(float) * info.dim);
-
-	prepared = HnswPrepareVector(&info, PG_GETARG_DATUM(1), x);
-	if (prepared != HNSW_PREPARED_SKIP && ItemPointerIsValid(&meta.entry))
-	{
-		ItemPointerData entry;
-		HnswCandidate *results = palloc(sizeof(HnswCandidate) * ef);
-
-		HnswInitQuery(&q, &info, x, prepared == HNSW_PREPARED_UNBOUNDED);
-		entry = HnswGreedyDescend(index, &info, &q, meta.entry, meta.entry_level, 0, &upper);
-		found = HnswSearchLayer(index, &info, &q, &entry, 1, 0, ef, true, results,
-								HnswVisitedCreate(CurrentMemoryContext, Max(1024, ef * 4)),
-								&layer0);
-	}
-	index_close(index, AccessShareLock);
-
-	values[0] = Int64GetDatum(upper.nodes_expanded);
-	values[1] = Int64GetDatum(layer0.nodes_expanded);
-	values[2] = Int64GetDatum(upper.distances + layer0.distances);
-	values[3] = Int64GetDatum(upper.pages_hot + layer0.pages_hot);
-	values[4] = Int64GetDatum(upper.pages_warm + layer0.pages_warm);
-	values[5] = Int32GetDatum(found);
-	values[6] = Int32GetDatum(meta.entry_level);
-	/* nodes expanded per layer, layer 0 first */
-	layer_nodes[0] = layer0.nodes_expanded;
-	for (int l = 0; l <= Max(meta.entry_level, 0); l++)
-		per_layer[l] = Int64GetDatum((int64) layer_nodes[l]);
-	values[7] = PointerGetDatum(construct_array(per_layer, Max(meta.entry_level, 0) + 1,
-												INT8OID, sizeof(int64), true, TYPALIGN_DOUBLE));
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
-}
-
-/*
  * engram.hnsw_build_memory(index regclass): the maintenance_work_mem a
  * rebuild needs to build the whole graph in memory, by the measure the build
  * itself applies (HnswGraphBytesPerNode per row of the table, as of its last
@@ -568,7 +489,7 @@ PG_FUNCTION_INFO_V1(engram_hnsw_build_memory);
 Datum
 engram_hnsw_build_memory(PG_FUNCTION_ARGS)
 {
-	Relation	index = OpenHnswIndex(PG_GETARG_OID(0));
+	Relation	index = HnswOpenChecked(PG_GETARG_OID(0));
 	Relation	heap = relation_open(index->rd_index->indrelid, AccessShareLock);
 	HnswIndexInfo info;
 	double		rows = heap->rd_rel->reltuples;

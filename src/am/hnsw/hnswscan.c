@@ -229,14 +229,13 @@ engram_hnsw_gettuple(IndexScanDesc scan, ScanDirection dir)
 	MemoryContext old = MemoryContextSwitchTo(so->cxt);
 	bool		iterative = engram_hnsw_iterative_scan != HNSW_ITERATIVE_OFF;
 	bool		found = false;
-	instr_time	start;
+	EngramTicks start = 0;
 
-	INSTR_TIME_SET_ZERO(start);
 	if (!so->started)
 		so->counting = EngramStatsActive();
 	if (so->counting)
 	{
-		INSTR_TIME_SET_CURRENT(start);
+		start = EngramClockNow();
 		CloseColdGap(so);
 	}
 
@@ -292,10 +291,7 @@ engram_hnsw_gettuple(IndexScanDesc scan, ScanDirection dir)
 
 	if (so->counting)
 	{
-		instr_time	now;
-
-		INSTR_TIME_SET_CURRENT(now);
-		INSTR_TIME_ACCUM_DIFF(so->counts.elapsed, now, start);
+		so->counts.elapsed += EngramClockSince(start);
 		if (found)
 		{
 			so->counts.tuples++;
