@@ -10,8 +10,12 @@ use Test::More;
 
 my $primary = PostgreSQL::Test::Cluster->new('hnsw_primary');
 $primary->init(allows_streaming => 1);
-# enable_seqscan = off makes plans costly enough to be JIT-compiled: slow
-$primary->append_conf('postgresql.conf', "jit = off\nautovacuum = off\n");
+# enable_seqscan = off makes plans costly enough to be JIT-compiled: slow.
+# wal_consistency_checking: the standby compares every page a generic WAL
+# record (GenericXLog, or an insert's own byte ranges) leaves against a full
+# image of the primary's page, and stops on any difference.
+$primary->append_conf('postgresql.conf',
+	"jit = off\nautovacuum = off\nwal_consistency_checking = 'generic'\n");
 $primary->start;
 $primary->safe_psql('postgres', 'CREATE EXTENSION engram');
 
