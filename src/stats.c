@@ -18,7 +18,8 @@
  * removes entries, in exclusive mode) cannot free an entry being updated.
  * recall() and spread() add to the shared entry once per call.  One LWLock covers
  * both tables.  A full table leaves new relations untracked and counts how
- * often that happened.
+ * often that happened.  The same hooks reserve the memory API's shared edge
+ * version (src/memory/edgeversion.c).
  *
  * src/stats.c
  *
@@ -45,6 +46,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "memory/memory.h"
 #include "stats.h"
 
 /* 100 us .. 2.5 s; slower operations land in the +Inf bucket */
@@ -153,6 +155,7 @@ StatsShmemRequest(void)
 		prev_shmem_request_hook();
 #endif
 	RequestAddinShmemSpace(StatsShmemSize());
+	RequestAddinShmemSpace(EngramEdgeVersionShmemSize());
 	RequestNamedLWLockTranche("engram_stats", 1);
 }
 
@@ -183,6 +186,7 @@ StatsShmemStartup(void)
 								engram_stats_max_memory_tables,
 								engram_stats_max_memory_tables,
 								&ctl, HASH_ELEM | HASH_BLOBS);
+	EngramEdgeVersionShmemStartup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
