@@ -17,14 +17,16 @@
  *
  * Rebuilding costs a read of all edges of the table; with a steady trickle
  * of writes every backend would rebuild all the time.  So a stale cache is
- * rebuilt only once the version has been stable for ADJ_SETTLE_FACTOR times
- * as long as its last build took: rebuilding then costs at most about
- * 1 / (ADJ_SETTLE_FACTOR + 1) of the time, and between writes that come
- * faster the index path serves (as without the cache).
+ * rebuilt only once the version has been stable for
+ * engram.adjacency_cache_settle (s) times as long as its last build took:
+ * rebuilding then costs at most about 1 / (s + 1) of the time, and between
+ * writes that come faster the index path serves (as without the cache).
  *
  * Each table's arrays live in a memory context of their own; the caches of
  * a backend together stay within engram.adjacency_cache_size (a build that
- * would pass it is abandoned, and not tried again at that version).
+ * would pass it is abandoned, and not tried again at that version unless
+ * the setting grows).  While a table is built, the other tables' graphs
+ * are still held; they are dropped after it if the total is too large.
  *
  * src/memory/adjacency.c
  *
@@ -45,8 +47,6 @@
 #include "utils/timestamp.h"
 
 #include "memory/memory.h"
-
-#define ADJ_SETTLE_FACTOR 10
 
 static HTAB *adjacency_caches = NULL;
 static MemoryContext adjacency_context = NULL;
@@ -326,16 +326,20 @@ Build(Adjacency *adj, const EdgeVersion *v)
 	EngramEdgeReaderClose(reader);
 	UnregisterSnapshot(snapshot);
 
-	if (b.overflow)
+	if (!b.overflow)
+	{
+		BuildRows(&b);
+		adj->bytes = MemoryContextMemAllocated(adj->cxt, true);
+	}
+	if (b.overflow || adj->bytes > limit)
 	{
 		Discard(adj);
 		adj->oversized_version = v->version;
+		adj->oversized_limit = limit;
 		elog(DEBUG1, "engram adjacency cache of relation %u: more than engram.adjacency_cache_size",
 			 adj->relid);
 		return false;
 	}
-	BuildRows(&b);
-	adj->bytes = MemoryContextMemAllocated(adj->cxt, true);
 	/* the other tables' graphs had to stay during the build */
 	EvictOthers(adj->relid, limit > adj->bytes ? limit - adj->bytes : 0);
 	adj->built = *v;
@@ -389,12 +393,22 @@ EngramAdjacencyGet(Oid relid)
 	EdgeVersion v;
 	TimestampTz changed;
 
-	if (!engram_adjacency_cache || !EngramEdgeVersionAvailable() ||
-		EngramEdgeXactIsModifier() || RecoveryInProgress() ||
-		IsolationIsSerializable() || !ActiveSnapshotSet())
+	if (!engram_adjacency_cache || !EngramEdgeVersionAvailable())
 		return NULL;
-	snapshot = GetActiveSnapshot();
 	adj = Entry(relid);
+
+	/*
+	 * Its own changes are visible to a modifier; SERIALIZABLE needs the
+	 * predicate locks of the index path; a standby's cache would not learn
+	 * of the primary's changes
+	 */
+	if (EngramEdgeXactIsModifier() || IsolationIsSerializable() ||
+		RecoveryInProgress() || !ActiveSnapshotSet())
+	{
+		adj->misses++;
+		return NULL;
+	}
+	snapshot = GetActiveSnapshot();
 
 	if (adj->valid && adj->built.version != EngramEdgeVersionNow())
 		Discard(adj);			/* a modifier began since: never valid again */
@@ -411,10 +425,12 @@ EngramAdjacencyGet(Oid relid)
 
 	/* stale or never built: rebuild if the rules allow and it pays off */
 	if (!EngramEdgeVersionRead(&v, &changed) ||
-		adj->oversized_version == v.version ||
+		(adj->oversized_version == v.version &&
+		 adj->oversized_limit >= (Size) engram_adjacency_cache_size * 1024) ||
 		(adj->builds > 0 &&
 		 !TimestampDifferenceExceeds(changed, GetCurrentTimestamp(),
-									 (int) (adj->build_seconds * 1000 * ADJ_SETTLE_FACTOR))) ||
+									 (int) (adj->build_seconds * 1000 *
+											   engram_adjacency_cache_settle))) ||
 		!Build(adj, &v))
 	{
 		adj->misses++;

@@ -37,6 +37,7 @@ extern int	engram_memory_hot_age;
 extern int	engram_memory_warm_age;
 extern bool engram_adjacency_cache;
 extern int	engram_adjacency_cache_size;
+extern double engram_adjacency_cache_settle;
 
 extern void EngramMemoryInit(void);
 
@@ -104,6 +105,7 @@ typedef struct Adjacency
 	Size		bytes;
 	double		build_seconds;	/* of the last build */
 	uint64		oversized_version;	/* too big at this version */
+	Size		oversized_limit;	/* for this engram.adjacency_cache_size */
 	uint64		builds;
 	uint64		hits;
 	uint64		misses;

@@ -20,6 +20,7 @@ int			engram_memory_hot_age = 3600;
 int			engram_memory_warm_age = 7 * 86400;
 bool		engram_adjacency_cache = true;
 int			engram_adjacency_cache_size = 256 * 1024;	/* kB */
+double		engram_adjacency_cache_settle = 10;
 
 /*
  * Define the engram.* settings of the memory API; called from _PG_init
@@ -76,5 +77,12 @@ EngramMemoryInit(void)
 							256 * 1024, 0, MAX_KILOBYTES,
 							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
+	DefineCustomRealVariable("engram.adjacency_cache_settle",
+							 "A stale adjacency cache is rebuilt once associations have not changed for this many times its last build time.",
+							 "Between changes that come faster, spread reads the index. 0 rebuilds whenever the cache is stale.",
+							 &engram_adjacency_cache_settle,
+							 10, 0, 1000,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 
 }
