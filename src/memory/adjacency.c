@@ -34,6 +34,7 @@
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
@@ -400,10 +401,11 @@ EngramAdjacencyGet(Oid relid)
 	/*
 	 * Its own changes are visible to a modifier; SERIALIZABLE needs the
 	 * predicate locks of the index path; a standby's cache would not learn
-	 * of the primary's changes
+	 * of the primary's changes; a parallel worker does not know whether its
+	 * leader is a modifier (spread and recall are parallel unsafe anyway)
 	 */
 	if (EngramEdgeXactIsModifier() || IsolationIsSerializable() ||
-		RecoveryInProgress() || !ActiveSnapshotSet())
+		RecoveryInProgress() || IsParallelWorker() || !ActiveSnapshotSet())
 	{
 		adj->misses++;
 		return NULL;
