@@ -137,8 +137,8 @@ EngramAdjacencyFind(const int64 *ids, int n, int64 id)
 }
 
 /* qsort order of int64 */
-int
-EngramCompareInt64(const void *a, const void *b)
+static int
+CompareInt64(const void *a, const void *b)
 {
 	int64		x = *(const int64 *) a;
 	int64		y = *(const int64 *) b;
@@ -184,7 +184,7 @@ BuildRows(AdjBuild *b)
 	{
 		int			m = 1;
 
-		qsort(extra, nextra, sizeof(int64), EngramCompareInt64);
+		qsort(extra, nextra, sizeof(int64), CompareInt64);
 		for (int i = 1; i < nextra; i++)
 			if (extra[i] != extra[m - 1])
 				extra[m++] = extra[i];
@@ -240,9 +240,9 @@ BuildRows(AdjBuild *b)
 	adj->weight = b->weights;
 	adj->nnodes = n;
 	adj->nedges = b->nedges;
-	adj->slot = MemoryContextAllocHuge(adj->cxt, sizeof(int32) * Max(n, 1));
-	adj->stamp = MemoryContextAllocHuge(adj->cxt, sizeof(uint32) * Max(n, 1));
-	memset(adj->stamp, 0, sizeof(uint32) * Max(n, 1));
+	/* stamp and node side by side: one cache line per edge followed */
+	adj->slots = MemoryContextAllocHuge(adj->cxt, sizeof(AdjacencySlot) * Max(n, 1));
+	memset(adj->slots, 0, sizeof(AdjacencySlot) * Max(n, 1));
 	adj->generation = 0;
 }
 

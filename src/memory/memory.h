@@ -86,6 +86,12 @@ extern uint64 EngramEdgeVersionNow(void);
 extern bool EngramEdgeSnapshotCurrent(Snapshot snapshot, const EdgeVersion *v);
 
 /* adjacency.c: a table's graph in compressed sparse rows */
+typedef struct AdjacencySlot
+{
+	uint32		stamp;			/* generation of the spread that set node */
+	int32		node;
+} AdjacencySlot;
+
 typedef struct Adjacency
 {
 	Oid			relid;			/* hash key */
@@ -99,8 +105,7 @@ typedef struct Adjacency
 	int32	   *dst;			/* per edge: the destination's node index */
 	float4	   *weight;			/* per edge */
 	/* a spread's node of each node index, valid where stamp == generation */
-	int32	   *slot;
-	uint32	   *stamp;
+	AdjacencySlot *slots;
 	uint32		generation;
 	Size		bytes;
 	double		build_seconds;	/* of the last build */
@@ -113,7 +118,6 @@ typedef struct Adjacency
 
 extern Adjacency *EngramAdjacencyGet(Oid relid);
 extern int	EngramAdjacencyFind(const int64 *ids, int n, int64 id);
-extern int	EngramCompareInt64(const void *a, const void *b);
 
 /* spread.c: spreading activation over engram.associations */
 typedef struct SpreadNode

@@ -144,12 +144,14 @@ NodeFor(SpreadState *st, int64 id)
 static inline int
 NodeForIndex(SpreadState *st, Adjacency *adj, int32 cidx)
 {
-	if (adj->stamp[cidx] != adj->generation)
+	AdjacencySlot *slot = &adj->slots[cidx];
+
+	if (slot->stamp != adj->generation)
 	{
-		adj->stamp[cidx] = adj->generation;
-		adj->slot[cidx] = NewNode(st, adj->ids[cidx], cidx);
+		slot->stamp = adj->generation;
+		slot->node = NewNode(st, adj->ids[cidx], cidx);
 	}
-	return adj->slot[cidx];
+	return slot->node;
 }
 
 /*
@@ -196,6 +198,15 @@ ReceiveEnergy(void *arg, int64 src, int64 dst, float4 weight)
 	AddIncoming(st, to, st->nodes[st->from].energy, weight);
 }
 
+/* a hop's frontier in ascending order */
+#define ST_SORT sort_int64
+#define ST_ELEMENT_TYPE int64
+#define ST_COMPARE(a, b) ((*(a) > *(b)) - (*(a) < *(b)))
+#define ST_SCOPE static
+#define ST_DECLARE
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
 /*
  * One hop over the cache: the frontier holds node indexes, visited in
  * ascending order (= ascending id, as the index path visits them)
@@ -203,11 +214,11 @@ ReceiveEnergy(void *arg, int64 src, int64 dst, float4 weight)
 static void
 HopCached(SpreadState *st, Adjacency *adj, int64 *frontier, int nfrontier)
 {
-	qsort(frontier, nfrontier, sizeof(int64), EngramCompareInt64);
+	sort_int64(frontier, nfrontier);
 	for (int i = 0; i < nfrontier; i++)
 	{
 		int32		u = (int32) frontier[i];
-		double		energy = st->nodes[adj->slot[u]].energy;
+		double		energy = st->nodes[adj->slots[u].node].energy;
 		int64		end = adj->offsets[u + 1];
 
 		CHECK_FOR_INTERRUPTS();
@@ -245,7 +256,7 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 	if (adj != NULL && ++adj->generation == 0)
 	{
 		/* after 2^32 spreads: no stale stamp may match */
-		memset(adj->stamp, 0, sizeof(uint32) * Max(adj->nnodes, 1));
+		memset(adj->slots, 0, sizeof(AdjacencySlot) * Max(adj->nnodes, 1));
 		adj->generation = 1;
 	}
 
@@ -330,19 +341,28 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 	return graph;
 }
 
-static int
-CompareByActivation(const void *a, const void *b)
+/* what the result is sorted by, next to each other (no pointer chasing) */
+typedef struct SortKey
 {
-	const SpreadNode *x = *(SpreadNode *const *) a;
-	const SpreadNode *y = *(SpreadNode *const *) b;
+	float4		reported;
+	int64		id;
+	SpreadNode *node;
+} SortKey;
 
-	/* as reported: the real values, then the key */
-	if (x->reported != y->reported)
-		return x->reported > y->reported ? -1 : 1;
-	if (x->id != y->id)
-		return x->id < y->id ? -1 : 1;
-	return 0;
-}
+/*
+ * Activation as reported (the real values) descending, then id ascending;
+ * a sort specialised for it (with a comparator call per comparison and
+ * the keys behind pointers it was a third of a cached spread)
+ */
+#define ST_SORT sort_by_activation
+#define ST_ELEMENT_TYPE SortKey
+#define ST_COMPARE(a, b) \
+	((a)->reported != (b)->reported ? ((a)->reported > (b)->reported ? -1 : 1) : \
+	 ((a)->id < (b)->id ? -1 : (a)->id > (b)->id ? 1 : 0))
+#define ST_SCOPE static
+#define ST_DECLARE
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 /*
  * The nodes of a spread that keep() accepts, by activation descending then
@@ -351,7 +371,8 @@ CompareByActivation(const void *a, const void *b)
 SpreadNode **
 EngramSpreadSorted(SpreadGraph *graph, SpreadFilter keep, const void *arg, int *count)
 {
-	SpreadNode **result = palloc(sizeof(SpreadNode *) * Max(graph->nnodes, 1));
+	SortKey    *keys = palloc(sizeof(SortKey) * Max(graph->nnodes, 1));
+	SpreadNode **result;
 	int			n = 0;
 
 	for (int i = 0; i < graph->nnodes; i++)
@@ -361,9 +382,16 @@ EngramSpreadSorted(SpreadGraph *graph, SpreadFilter keep, const void *arg, int *
 		if (!keep(node, arg))
 			continue;
 		node->reported = (float4) node->activation;
-		result[n++] = node;
+		keys[n].reported = node->reported;
+		keys[n].id = node->id;
+		keys[n].node = node;
+		n++;
 	}
-	qsort(result, n, sizeof(SpreadNode *), CompareByActivation);
+	sort_by_activation(keys, n);
+	result = palloc(sizeof(SpreadNode *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		result[i] = keys[i].node;
+	pfree(keys);
 	*count = n;
 	return result;
 }
