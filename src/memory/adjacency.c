@@ -68,11 +68,17 @@ typedef struct AdjBuild
 	bool		overflow;
 } AdjBuild;
 
+/*
+ * What the finished cache will need at least: ids and offsets per node, a
+ * destination index and a weight per edge (the 64-bit destinations read
+ * meanwhile are freed when the rows are built, so the build needs up to
+ * 8 bytes per edge more for a while)
+ */
 static Size
 BuildBytes(const AdjBuild *b)
 {
-	return (Size) b->srcs_size * 2 * sizeof(int64) +
-		(Size) b->edges_size * (sizeof(int64) + sizeof(float4) + sizeof(int32));
+	return (Size) b->nsrcs * 2 * sizeof(int64) +
+		(Size) b->nedges * (sizeof(int32) + sizeof(float4));
 }
 
 /*
