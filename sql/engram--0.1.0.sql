@@ -1253,6 +1253,17 @@ CREATE TABLE engram.memory_state (
 );
 COMMENT ON TABLE engram.memory_state IS 'recall count and last recall time of memory rows';
 
+-- Every change of the associations, by any path, tells the backends'
+-- adjacency caches (src/memory/edgeversion.c): before the statement's first
+-- row, once per transaction.  ENABLE ALWAYS: also under
+-- session_replication_role = replica.
+CREATE FUNCTION engram.memory_edges_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'engram_memory_edges_changed' LANGUAGE C;
+CREATE TRIGGER engram_edges_changed
+	BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON engram.associations
+	FOR EACH STATEMENT EXECUTE FUNCTION engram.memory_edges_changed();
+ALTER TABLE engram.associations ENABLE ALWAYS TRIGGER engram_edges_changed;
+
 SELECT pg_catalog.pg_extension_config_dump('engram.memory_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('engram.associations', '');
 SELECT pg_catalog.pg_extension_config_dump('engram.memory_state', '');
@@ -1559,6 +1570,13 @@ CREATE FUNCTION engram.memory_stats(tbl regclass,
 	RETURNS record
 	AS 'MODULE_PATHNAME', 'engram_memory_stats' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION engram.memory_stats(regclass) IS 'memories per tier, edges and mean out-degree';
+
+CREATE FUNCTION engram.adjacency_cache_stats(
+	OUT memory_table regclass, OUT valid boolean, OUT nodes bigint, OUT edges bigint,
+	OUT bytes bigint, OUT builds bigint, OUT hits bigint, OUT misses bigint)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'engram_adjacency_cache_stats' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION engram.adjacency_cache_stats() IS 'this backend''s adjacency caches: size, builds, spreads served (hits) and not (misses)';
 
 CREATE FUNCTION engram.memory_statistics(
 	OUT dbid oid, OUT relid oid, OUT recalls bigint, OUT spreads bigint,

@@ -19,7 +19,8 @@
  * recall() and spread() add to the shared entry once per call.  One LWLock covers
  * both tables.  A full table leaves new relations untracked and counts how
  * often that happened.  Scans are timed with the clock of statsclock.c,
- * chosen and calibrated here while preloading.
+ * chosen and calibrated here while preloading.  The same hooks reserve the
+ * memory API's shared edge version (src/memory/edgeversion.c).
  *
  * src/stats.c
  *
@@ -46,6 +47,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "memory/memory.h"
 #include "stats.h"
 
 /* 100 us .. 2.5 s; slower operations land in the +Inf bucket */
@@ -158,6 +160,7 @@ StatsShmemRequest(void)
 		prev_shmem_request_hook();
 #endif
 	RequestAddinShmemSpace(StatsShmemSize());
+	RequestAddinShmemSpace(EngramEdgeVersionShmemSize());
 	RequestNamedLWLockTranche("engram_stats", 1);
 }
 
@@ -188,6 +191,7 @@ StatsShmemStartup(void)
 								engram_stats_max_memory_tables,
 								engram_stats_max_memory_tables,
 								&ctl, HASH_ELEM | HASH_BLOBS);
+	EngramEdgeVersionShmemStartup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -1,7 +1,8 @@
 # Cognitive memory under concurrency: pgbench clients recall (with and
 # without reinforcement), spread, associate, insert (auto_link) and delete
 # rows of one memory table, and decay its associations, at once for a
-# bounded time.  No client may see an error (a deadlock included: every
+# bounded time, with the adjacency cache rebuilt whenever stale (so
+# spreads go through both paths).  No client may see an error (a deadlock included: every
 # writer of engram.associations locks edges in key order), and afterwards
 # no edge or recall state may refer to a deleted row.
 use strict;
@@ -17,6 +18,7 @@ my $node = PostgreSQL::Test::Cluster->new('memory_concurrency');
 $node->init;
 $node->append_conf('postgresql.conf',
 	"jit = off\nautovacuum = off\nmax_connections = 20\nlog_min_messages = warning\n"
+	  . "shared_preload_libraries = 'engram'\nengram.adjacency_cache_settle = 0\n"
 	  . "deadlock_timeout = 100ms\n");
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION engram');

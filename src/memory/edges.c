@@ -56,10 +56,11 @@ struct EdgeReader
 
 /*
  * Open engram.associations and its primary key for reading the edges of
- * the memory table relid under the active snapshot
+ * the memory table relid under snapshot: with EngramEdgeReaderScanAll when
+ * all, else with EngramEdgeReaderScan
  */
 EdgeReader *
-EngramEdgeReaderOpen(Oid relid)
+EngramEdgeReaderOpen(Oid relid, Snapshot snapshot, bool all)
 {
 	EdgeReader *r = palloc0(sizeof(EdgeReader));
 	Oid			nsp = get_namespace_oid("engram", false);
@@ -70,8 +71,8 @@ EngramEdgeReaderOpen(Oid relid)
 		elog(ERROR, "engram.associations or its primary key is missing");
 	r->heap = table_open(heapid, AccessShareLock);
 	r->index = index_open(indexid, AccessShareLock);
-	r->snapshot = GetActiveSnapshot();
-	r->scan = index_beginscan(r->heap, r->index, r->snapshot, 2, 0);
+	r->snapshot = snapshot;
+	r->scan = index_beginscan(r->heap, r->index, r->snapshot, all ? 1 : 2, 0);
 	r->scan->xs_want_itup = true;
 	r->slot = table_slot_create(r->heap, NULL);
 	r->vmbuffer = InvalidBuffer;
@@ -80,26 +81,24 @@ EngramEdgeReaderOpen(Oid relid)
 }
 
 /*
- * Call fn(arg, src, dst, weight) for every visible edge out of the ids
+ * Read the visible edges the scan keys select, in (src, dst) order, until
+ * fn or until_fn returns false
  */
-void
-EngramEdgeReaderScan(EdgeReader *r, ArrayType *ids, EdgeCallback fn, void *arg)
+static void
+ReadEdges(EdgeReader *r, ScanKey keys, int nkeys, EdgeCallback fn,
+		  EdgeUntilCallback until_fn, void *arg)
 {
-	ScanKeyData keys[2];
 	ItemPointer tid;
 
-	ScanKeyInit(&keys[0], EDGE_TBL, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(r->relid));
-	ScanKeyInit(&keys[1], EDGE_SRC, BTEqualStrategyNumber, F_INT8EQ,
-				PointerGetDatum(ids));
-	keys[1].sk_flags |= SK_SEARCHARRAY;
-	index_rescan(r->scan, keys, 2, NULL, 0);
-
+	index_rescan(r->scan, keys, nkeys, NULL, 0);
 	while ((tid = index_getnext_tid(r->scan, ForwardScanDirection)) != NULL)
 	{
 		IndexTuple	itup;
 		TupleDesc	desc;
 		bool		isnull;
+		int64		src;
+		int64		dst;
+		float4		weight;
 
 		CHECK_FOR_INTERRUPTS();
 		if (!VM_ALL_VISIBLE(r->heap, ItemPointerGetBlockNumber(tid), &r->vmbuffer))
@@ -115,11 +114,47 @@ EngramEdgeReaderScan(EdgeReader *r, ArrayType *ids, EdgeCallback fn, void *arg)
 		/* weight is an INCLUDE column: each version has its own entry */
 		itup = r->scan->xs_itup;
 		desc = r->scan->xs_itupdesc;
-		fn(arg,
-		   DatumGetInt64(index_getattr(itup, EDGE_SRC, desc, &isnull)),
-		   DatumGetInt64(index_getattr(itup, EDGE_DST, desc, &isnull)),
-		   DatumGetFloat4(index_getattr(itup, EDGE_WEIGHT, desc, &isnull)));
+		src = DatumGetInt64(index_getattr(itup, EDGE_SRC, desc, &isnull));
+		dst = DatumGetInt64(index_getattr(itup, EDGE_DST, desc, &isnull));
+		weight = DatumGetFloat4(index_getattr(itup, EDGE_WEIGHT, desc, &isnull));
+		if (until_fn != NULL)
+		{
+			if (!until_fn(arg, src, dst, weight))
+				break;
+		}
+		else
+			fn(arg, src, dst, weight);
 	}
+}
+
+/*
+ * Call fn(arg, src, dst, weight) for every visible edge out of the ids
+ */
+void
+EngramEdgeReaderScan(EdgeReader *r, ArrayType *ids, EdgeCallback fn, void *arg)
+{
+	ScanKeyData keys[2];
+
+	ScanKeyInit(&keys[0], EDGE_TBL, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(r->relid));
+	ScanKeyInit(&keys[1], EDGE_SRC, BTEqualStrategyNumber, F_INT8EQ,
+				PointerGetDatum(ids));
+	keys[1].sk_flags |= SK_SEARCHARRAY;
+	ReadEdges(r, keys, 2, fn, NULL, arg);
+}
+
+/*
+ * Call fn(arg, src, dst, weight) for every visible edge of the table, in
+ * (src, dst) order, until it returns false
+ */
+void
+EngramEdgeReaderScanAll(EdgeReader *r, EdgeUntilCallback fn, void *arg)
+{
+	ScanKeyData key;
+
+	ScanKeyInit(&key, EDGE_TBL, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(r->relid));
+	ReadEdges(r, &key, 1, NULL, fn, arg);
 }
 
 void

@@ -17,6 +17,8 @@
 
 #include "executor/spi.h"
 #include "utils/array.h"
+#include "utils/snapshot.h"
+#include "utils/timestamp.h"
 
 /* SQL functions that take defaults are not strict: NULL is an error */
 #define ARG_NOT_NULL(n, name) \
@@ -33,6 +35,9 @@ extern double engram_memory_prune_below;
 extern int	engram_memory_hot_recalls;
 extern int	engram_memory_hot_age;
 extern int	engram_memory_warm_age;
+extern bool engram_adjacency_cache;
+extern int	engram_adjacency_cache_size;
+extern double engram_adjacency_cache_settle;
 
 extern void EngramMemoryInit(void);
 
@@ -57,11 +62,62 @@ extern ArrayType *EngramInt8Array(const int64 *ids, int n);
 /* edges.c: the out-edges of a set of memories, read from the index */
 typedef struct EdgeReader EdgeReader;
 typedef void (*EdgeCallback) (void *arg, int64 src, int64 dst, float4 weight);
+typedef bool (*EdgeUntilCallback) (void *arg, int64 src, int64 dst, float4 weight);
 
-extern EdgeReader *EngramEdgeReaderOpen(Oid relid);
+extern EdgeReader *EngramEdgeReaderOpen(Oid relid, Snapshot snapshot, bool all);
 extern void EngramEdgeReaderScan(EdgeReader *r, ArrayType *ids,
 								 EdgeCallback fn, void *arg);
+extern void EngramEdgeReaderScanAll(EdgeReader *r, EdgeUntilCallback fn, void *arg);
 extern void EngramEdgeReaderClose(EdgeReader *r);
+
+/* edgeversion.c: when a cached graph may serve a query */
+typedef struct EdgeVersion
+{
+	uint64		version;		/* of engram.associations, shared */
+	TransactionId latest_xid;	/* newest xid of an ended modifier */
+} EdgeVersion;
+
+extern Size EngramEdgeVersionShmemSize(void);
+extern void EngramEdgeVersionShmemStartup(void);
+extern bool EngramEdgeVersionAvailable(void);
+extern bool EngramEdgeXactIsModifier(void);
+extern bool EngramEdgeVersionRead(EdgeVersion *v, TimestampTz *changed);
+extern uint64 EngramEdgeVersionNow(void);
+extern bool EngramEdgeSnapshotCurrent(Snapshot snapshot, const EdgeVersion *v);
+
+/* adjacency.c: a table's graph in compressed sparse rows */
+typedef struct AdjacencySlot
+{
+	uint32		stamp;			/* generation of the spread that set node */
+	int32		node;
+} AdjacencySlot;
+
+typedef struct Adjacency
+{
+	Oid			relid;			/* hash key */
+	MemoryContext cxt;			/* the arrays; NULL when not built */
+	bool		valid;
+	EdgeVersion built;			/* what it was built under */
+	int			nnodes;
+	int64		nedges;
+	int64	   *ids;			/* node ids, ascending */
+	int64	   *offsets;		/* node i's edges: offsets[i] .. offsets[i + 1] */
+	int32	   *dst;			/* per edge: the destination's node index */
+	float4	   *weight;			/* per edge */
+	/* a spread's node of each node index, valid where stamp == generation */
+	AdjacencySlot *slots;
+	uint32		generation;
+	Size		bytes;
+	double		build_seconds;	/* of the last build */
+	uint64		oversized_version;	/* too big at this version */
+	Size		oversized_limit;	/* for this engram.adjacency_cache_size */
+	uint64		builds;
+	uint64		hits;
+	uint64		misses;
+} Adjacency;
+
+extern Adjacency *EngramAdjacencyGet(Oid relid);
+extern int	EngramAdjacencyFind(const int64 *ids, int n, int64 id);
 
 /* spread.c: spreading activation over engram.associations */
 typedef struct SpreadNode
@@ -74,6 +130,7 @@ typedef struct SpreadNode
 	float4		reported;		/* activation as reported (real) */
 	int			hops;			/* hops(v), -1 while unset */
 	int			stamp;			/* hop in which incoming was last reset */
+	int32		cidx;			/* node index in the adjacency cache, or -1 */
 } SpreadNode;
 
 /* every node a spread reached; the seeds first, in the order given */

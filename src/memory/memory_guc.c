@@ -18,6 +18,9 @@ double		engram_memory_prune_below = 0.01;
 int			engram_memory_hot_recalls = 3;
 int			engram_memory_hot_age = 3600;
 int			engram_memory_warm_age = 7 * 86400;
+bool		engram_adjacency_cache = true;
+int			engram_adjacency_cache_size = 256 * 1024;	/* kB */
+double		engram_adjacency_cache_settle = 10;
 
 /*
  * Define the engram.* settings of the memory API; called from _PG_init
@@ -60,4 +63,26 @@ EngramMemoryInit(void)
 							7 * 86400, 1, INT_MAX,
 							PGC_USERSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("engram.adjacency_cache",
+							 "Lets spread and recall read associations from a per-backend in-memory copy.",
+							 "Needs engram in shared_preload_libraries; otherwise, or when off, every hop reads the index of engram.associations.",
+							 &engram_adjacency_cache,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("engram.adjacency_cache_size",
+							"Memory a backend may use for its adjacency caches.",
+							"A memory table whose associations need more is not cached.",
+							&engram_adjacency_cache_size,
+							256 * 1024, 0, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomRealVariable("engram.adjacency_cache_settle",
+							 "A stale adjacency cache is rebuilt once associations have not changed for this many times its last build time.",
+							 "Between changes that come faster, spread reads the index. 0 rebuilds whenever the cache is stale.",
+							 &engram_adjacency_cache_settle,
+							 10, 0, 1000,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
 }

@@ -7,10 +7,14 @@
  * activation and hop 0; every hop sends the energy of the frontier along
  * the outgoing edges, scaled by weight and decay; a node's activation grows
  * by what arrives (capped at 1), and only arrivals of at least the threshold
- * carry on.  Each hop is one index scan over engram.associations for the whole
- * frontier ("src = ANY(frontier)" on the primary key's index, read
- * directly: edges.c), so h hops cost h index scans, and one hash table
- * holds a(), hops() and the energies.
+ * carry on.  The edges come from the backend's adjacency cache of the
+ * table when it may serve the query (adjacency.c), where nodes are found
+ * by their index in the cache; otherwise each hop is one index scan over
+ * engram.associations for the whole frontier ("src = ANY(frontier)" on the
+ * primary key's index, read directly: edges.c), and a hash table finds the
+ * nodes.  Both visit a hop's sources in ascending id order and each one's
+ * edges in ascending destination order, so the sums are added in the same
+ * order and the results are the same to the bit.
  * Sums are kept in double precision; results are reported as real.
  *
  * src/memory/spread.c
@@ -28,6 +32,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/snapmgr.h"
 
 #include "memory/memory.h"
 #include "stats.h"
@@ -95,7 +100,32 @@ typedef struct SpreadState
 } SpreadState;
 
 /*
- * The node of id, added with activation 0 and no hop if new
+ * A new node: activation 0, no hop
+ */
+static inline int
+NewNode(SpreadState *st, int64 id, int32 cidx)
+{
+	SpreadNode *n;
+
+	if (st->nnodes == st->nodes_size)
+	{
+		st->nodes_size *= 2;
+		st->nodes = repalloc(st->nodes, sizeof(SpreadNode) * st->nodes_size);
+	}
+	n = &st->nodes[st->nnodes];
+	n->id = id;
+	n->activation = 0;
+	n->energy = 0;
+	n->incoming = 0;
+	n->similarity = -1;
+	n->hops = -1;
+	n->stamp = 0;
+	n->cidx = cidx;
+	return st->nnodes++;
+}
+
+/*
+ * The node of id, added if new (index path)
  */
 static inline int
 NodeFor(SpreadState *st, int64 id)
@@ -104,48 +134,34 @@ NodeFor(SpreadState *st, int64 id)
 	NodeSlot   *slot = nodemap_insert(st->map, id, &found);
 
 	if (!found)
-	{
-		SpreadNode *n;
+		slot->node = NewNode(st, id, -1);
+	return slot->node;
+}
 
-		if (st->nnodes == st->nodes_size)
-		{
-			st->nodes_size *= 2;
-			st->nodes = repalloc(st->nodes, sizeof(SpreadNode) * st->nodes_size);
-		}
-		slot->node = st->nnodes++;
-		n = &st->nodes[slot->node];
-		n->id = id;
-		n->activation = 0;
-		n->energy = 0;
-		n->incoming = 0;
-		n->similarity = -1;
-		n->hops = -1;
-		n->stamp = 0;
+/*
+ * The node of the cache's node index cidx, added if new (cache path)
+ */
+static inline int
+NodeForIndex(SpreadState *st, Adjacency *adj, int32 cidx)
+{
+	AdjacencySlot *slot = &adj->slots[cidx];
+
+	if (slot->stamp != adj->generation)
+	{
+		slot->stamp = adj->generation;
+		slot->node = NewNode(st, adj->ids[cidx], cidx);
 	}
 	return slot->node;
 }
 
 /*
- * incoming[dst] += energy[src] * w * decay, for one edge out of the frontier
+ * incoming[to] += energy * w * decay
  */
-static void
-ReceiveEnergy(void *arg, int64 src, int64 dst, float4 weight)
+static inline void
+AddIncoming(SpreadState *st, int to, double energy, float4 weight)
 {
-	SpreadState *st = (SpreadState *) arg;
-	int			to;
-	SpreadNode *n;
+	SpreadNode *n = &st->nodes[to];
 
-	st->nedges++;
-	if (st->from < 0 || st->from_id != src)
-	{
-		NodeSlot   *slot = nodemap_lookup(st->map, src);
-
-		Assert(slot != NULL);
-		st->from = slot->node;
-		st->from_id = src;
-	}
-	to = NodeFor(st, dst);
-	n = &st->nodes[to];
 	if (n->stamp != st->hop)
 	{
 		n->stamp = st->hop;
@@ -157,7 +173,59 @@ ReceiveEnergy(void *arg, int64 src, int64 dst, float4 weight)
 		}
 		st->touched[st->ntouched++] = to;
 	}
-	n->incoming += st->nodes[st->from].energy * (double) weight * st->decay;
+	n->incoming += energy * (double) weight * st->decay;
+}
+
+/*
+ * One edge out of the frontier, as the index returns it (index path)
+ */
+static void
+ReceiveEnergy(void *arg, int64 src, int64 dst, float4 weight)
+{
+	SpreadState *st = (SpreadState *) arg;
+	int			to;
+
+	st->nedges++;
+	if (st->from < 0 || st->from_id != src)
+	{
+		NodeSlot   *slot = nodemap_lookup(st->map, src);
+
+		Assert(slot != NULL);
+		st->from = slot->node;
+		st->from_id = src;
+	}
+	to = NodeFor(st, dst);		/* may move the nodes */
+	AddIncoming(st, to, st->nodes[st->from].energy, weight);
+}
+
+/* a hop's frontier in ascending order */
+#define ST_SORT sort_int64
+#define ST_ELEMENT_TYPE int64
+#define ST_COMPARE(a, b) ((*(a) > *(b)) - (*(a) < *(b)))
+#define ST_SCOPE static
+#define ST_DECLARE
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * One hop over the cache: the frontier holds node indexes, visited in
+ * ascending order (= ascending id, as the index path visits them)
+ */
+static void
+HopCached(SpreadState *st, Adjacency *adj, int64 *frontier, int nfrontier)
+{
+	sort_int64(frontier, nfrontier);
+	for (int i = 0; i < nfrontier; i++)
+	{
+		int32		u = (int32) frontier[i];
+		double		energy = st->nodes[adj->slots[u].node].energy;
+		int64		end = adj->offsets[u + 1];
+
+		CHECK_FOR_INTERRUPTS();
+		for (int64 e = adj->offsets[u]; e < end; e++)
+			AddIncoming(st, NodeForIndex(st, adj, adj->dst[e]), energy, adj->weight[e]);
+		st->nedges += end - adj->offsets[u];
+	}
 }
 
 /*
@@ -170,47 +238,76 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 {
 	SpreadState st;
 	SpreadGraph *graph = palloc(sizeof(SpreadGraph));
-	int64	   *frontier;
+	int64	   *frontier;		/* ids, or node indexes of the cache */
 	int			nfrontier;
 	int			frontier_size;
 	EdgeReader *reader = NULL;
+	Adjacency  *adj = NULL;
 
-	st.map = nodemap_create(CurrentMemoryContext, Max(256, nseeds * 64), NULL);
+	if (params->max_hops > 0 && nseeds > 0)
+		adj = EngramAdjacencyGet(relid);
 	st.nodes_size = Max(256, nseeds * 64);
+	st.map = adj ? NULL : nodemap_create(CurrentMemoryContext, st.nodes_size, NULL);
 	st.nodes = palloc(sizeof(SpreadNode) * st.nodes_size);
 	st.nnodes = 0;
 	st.touched_size = st.nodes_size;
 	st.touched = palloc(sizeof(int) * st.touched_size);
 	st.decay = params->decay;
+	if (adj != NULL && ++adj->generation == 0)
+	{
+		/* after 2^32 spreads: no stale stamp may match */
+		memset(adj->slots, 0, sizeof(AdjacencySlot) * Max(adj->nnodes, 1));
+		adj->generation = 1;
+	}
 
 	frontier_size = Max(16, nseeds);
 	frontier = palloc(sizeof(int64) * frontier_size);
 	nfrontier = 0;
 	for (int i = 0; i < nseeds; i++)
 	{
-		SpreadNode *n = &st.nodes[NodeFor(&st, seeds[i])];
+		SpreadNode *n;
 
+		if (adj != NULL)
+		{
+			int32		cidx = EngramAdjacencyFind(adj->ids, adj->nnodes, seeds[i]);
+
+			/* a seed without edges is not in the cache: it spreads nothing */
+			n = &st.nodes[cidx >= 0 ? NodeForIndex(&st, adj, cidx) :
+						  NewNode(&st, seeds[i], -1)];
+			if (cidx >= 0)
+				frontier[nfrontier++] = cidx;
+		}
+		else
+		{
+			n = &st.nodes[NodeFor(&st, seeds[i])];
+			frontier[nfrontier++] = seeds[i];
+		}
 		Assert(st.nnodes == i + 1);
 		n->activation = seed_act[i];
 		n->energy = seed_act[i];
 		n->hops = 0;
-		frontier[nfrontier++] = seeds[i];
 	}
 
 	for (int h = 1; h <= params->max_hops && nfrontier > 0; h++)
 	{
-		ArrayType  *ids = EngramInt8Array(frontier, nfrontier);
-
-		if (reader == NULL)
-			reader = EngramEdgeReaderOpen(relid);
 		st.hop = h;
 		st.ntouched = 0;
 		st.nedges = 0;
 		st.from = -1;
-		EngramEdgeReaderScan(reader, ids, ReceiveEnergy, &st);
-		pfree(ids);
-		elog(DEBUG1, "engram spread hop %d: %d sources, %lld edges, %d nodes reached",
-			 h, nfrontier, (long long) st.nedges, st.ntouched);
+		if (adj != NULL)
+			HopCached(&st, adj, frontier, nfrontier);
+		else
+		{
+			ArrayType  *ids = EngramInt8Array(frontier, nfrontier);
+
+			if (reader == NULL)
+				reader = EngramEdgeReaderOpen(relid, GetActiveSnapshot(), false);
+			EngramEdgeReaderScan(reader, ids, ReceiveEnergy, &st);
+			pfree(ids);
+		}
+		elog(DEBUG1, "engram spread hop %d: %d sources, %lld edges, %d nodes reached%s",
+			 h, nfrontier, (long long) st.nedges, st.ntouched,
+			 adj ? " (adjacency cache)" : "");
 
 		/* a(v) grows by what arrived; strong enough arrivals carry on */
 		nfrontier = 0;
@@ -229,13 +326,14 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 			if (n->incoming >= params->threshold)
 			{
 				n->energy = n->incoming;
-				frontier[nfrontier++] = n->id;
+				frontier[nfrontier++] = adj ? n->cidx : n->id;
 			}
 		}
 	}
 	if (reader != NULL)
 		EngramEdgeReaderClose(reader);
-	nodemap_destroy(st.map);
+	if (st.map != NULL)
+		nodemap_destroy(st.map);
 	pfree(frontier);
 	pfree(st.touched);
 	graph->nodes = st.nodes;
@@ -243,19 +341,28 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 	return graph;
 }
 
-static int
-CompareByActivation(const void *a, const void *b)
+/* what the result is sorted by, next to each other (no pointer chasing) */
+typedef struct SortKey
 {
-	const SpreadNode *x = *(SpreadNode *const *) a;
-	const SpreadNode *y = *(SpreadNode *const *) b;
+	float4		reported;
+	int64		id;
+	SpreadNode *node;
+} SortKey;
 
-	/* as reported: the real values, then the key */
-	if (x->reported != y->reported)
-		return x->reported > y->reported ? -1 : 1;
-	if (x->id != y->id)
-		return x->id < y->id ? -1 : 1;
-	return 0;
-}
+/*
+ * Activation as reported (the real values) descending, then id ascending;
+ * a sort specialised for it (with a comparator call per comparison and
+ * the keys behind pointers it was a third of a cached spread)
+ */
+#define ST_SORT sort_by_activation
+#define ST_ELEMENT_TYPE SortKey
+#define ST_COMPARE(a, b) \
+	((a)->reported != (b)->reported ? ((a)->reported > (b)->reported ? -1 : 1) : \
+	 ((a)->id < (b)->id ? -1 : (a)->id > (b)->id ? 1 : 0))
+#define ST_SCOPE static
+#define ST_DECLARE
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 /*
  * The nodes of a spread that keep() accepts, by activation descending then
@@ -264,7 +371,8 @@ CompareByActivation(const void *a, const void *b)
 SpreadNode **
 EngramSpreadSorted(SpreadGraph *graph, SpreadFilter keep, const void *arg, int *count)
 {
-	SpreadNode **result = palloc(sizeof(SpreadNode *) * Max(graph->nnodes, 1));
+	SortKey    *keys = palloc(sizeof(SortKey) * Max(graph->nnodes, 1));
+	SpreadNode **result;
 	int			n = 0;
 
 	for (int i = 0; i < graph->nnodes; i++)
@@ -274,9 +382,16 @@ EngramSpreadSorted(SpreadGraph *graph, SpreadFilter keep, const void *arg, int *
 		if (!keep(node, arg))
 			continue;
 		node->reported = (float4) node->activation;
-		result[n++] = node;
+		keys[n].reported = node->reported;
+		keys[n].id = node->id;
+		keys[n].node = node;
+		n++;
 	}
-	qsort(result, n, sizeof(SpreadNode *), CompareByActivation);
+	sort_by_activation(keys, n);
+	result = palloc(sizeof(SpreadNode *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		result[i] = keys[i].node;
+	pfree(keys);
 	*count = n;
 	return result;
 }

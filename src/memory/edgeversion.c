@@ -1,0 +1,266 @@
+/*-------------------------------------------------------------------------
+ *
+ * edgeversion.c
+ *	  When may a backend's copy of engram.associations be trusted: the
+ *	  shared version counter of the adjacency cache.
+ *
+ * The protocol (README.md, "Adjacency cache"):
+ *
+ *	- One counter `version`, one count `inflight` of transactions that have
+ *	  changed engram.associations and not yet ended, and `latest_xid`, the
+ *	  newest transaction id any such transaction used, in shared memory under
+ *	  a spinlock.
+ *	- A statement-level trigger on engram.associations (every INSERT,
+ *	  UPDATE, DELETE, TRUNCATE and COPY, whoever runs it) marks the
+ *	  transaction as a modifier before its first change: version++,
+ *	  inflight++.  When the transaction ends, after its effects became
+ *	  visible or were discarded (XACT_EVENT_COMMIT / ABORT run after the
+ *	  proc array was updated): version++, inflight--, and at commit
+ *	  latest_xid = max(latest_xid, its newest xid).
+ *	- A cache is built only when inflight was 0, reading (version V,
+ *	  latest_xid X) BEFORE taking the fresh snapshot it is built from: every
+ *	  modifier had then ended, so that snapshot sees exactly the committed
+ *	  edges.
+ *	- A query with snapshot S uses the cache only if its transaction is
+ *	  not a modifier, version is still V (no modifier began since) and S
+ *	  sees every modifier up to X as ended (EngramEdgeSnapshotCurrent).  S
+ *	  then sees exactly the edges the cache holds.
+ *
+ * Writers never wait: marking costs a spinlock once per transaction.
+ * The shared state is reserved with the statistics' (stats.c), only when
+ * engram is in shared_preload_libraries; without it nothing is tracked and
+ * no cache is used.
+ *
+ * src/memory/edgeversion.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/transam.h"
+#include "access/xact.h"
+#include "commands/trigger.h"
+#include "miscadmin.h"
+#include "storage/procarray.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+
+#include "memory/memory.h"
+
+typedef struct EdgeVersionShared
+{
+	slock_t		mutex;
+	uint64		version;
+	int			inflight;		/* modifiers that have not ended */
+	TransactionId latest_xid;	/* newest xid of an ended modifier */
+	TimestampTz changed;		/* last change of version */
+} EdgeVersionShared;
+
+static EdgeVersionShared *edge_version = NULL;
+static bool xact_is_modifier = false;
+static bool callback_registered = false;
+
+/* Shared memory to reserve; stats.c reserves it with its own */
+Size
+EngramEdgeVersionShmemSize(void)
+{
+	return MAXALIGN(sizeof(EdgeVersionShared));
+}
+
+/*
+ * Find or create the shared state; called by stats.c's shmem startup hook
+ * with AddinShmemInitLock held
+ */
+void
+EngramEdgeVersionShmemStartup(void)
+{
+	bool		found;
+
+	edge_version = ShmemInitStruct("engram edge version", sizeof(EdgeVersionShared),
+								   &found);
+	if (!found)
+	{
+		SpinLockInit(&edge_version->mutex);
+		edge_version->version = 1;
+		edge_version->inflight = 0;
+		edge_version->latest_xid = InvalidTransactionId;
+		edge_version->changed = 0;
+	}
+}
+
+/* Whether versions are tracked at all (engram was preloaded) */
+bool
+EngramEdgeVersionAvailable(void)
+{
+	return edge_version != NULL;
+}
+
+/* Whether this transaction changed engram.associations */
+bool
+EngramEdgeXactIsModifier(void)
+{
+	return xact_is_modifier;
+}
+
+static void
+EdgeVersionXactCallback(XactEvent event, void *arg)
+{
+	TransactionId latest = InvalidTransactionId;
+
+	if (!xact_is_modifier)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+
+			/*
+			 * COMMIT PREPARED runs in another backend, after this one has
+			 * forgotten the transaction: nothing would end the modifier
+			 */
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot prepare a transaction that has modified engram.associations"),
+					 errdetail("engram's adjacency caches cannot follow a prepared transaction.")));
+			break;
+		case XACT_EVENT_COMMIT:
+			{
+				TransactionId top = GetTopTransactionIdIfAny();
+				TransactionId *children;
+				int			nchildren = xactGetCommittedChildren(&children);
+
+				if (TransactionIdIsValid(top))
+					latest = TransactionIdLatest(top, nchildren, children);
+			}
+			/* FALLTHROUGH */
+		case XACT_EVENT_ABORT:
+			SpinLockAcquire(&edge_version->mutex);
+			edge_version->version++;
+			edge_version->inflight--;
+			if (TransactionIdIsValid(latest) &&
+				(!TransactionIdIsValid(edge_version->latest_xid) ||
+				 TransactionIdFollows(latest, edge_version->latest_xid)))
+				edge_version->latest_xid = latest;
+			SpinLockRelease(&edge_version->mutex);
+			xact_is_modifier = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Mark this transaction as a modifier of engram.associations, once
+ */
+static void
+MarkModifier(void)
+{
+	TimestampTz now;
+
+	if (edge_version == NULL || xact_is_modifier)
+		return;
+	if (!callback_registered)
+	{
+		RegisterXactCallback(EdgeVersionXactCallback, NULL);
+		callback_registered = true;
+	}
+	now = GetCurrentTimestamp();
+	SpinLockAcquire(&edge_version->mutex);
+	edge_version->version++;
+	edge_version->inflight++;
+	edge_version->changed = now;
+	SpinLockRelease(&edge_version->mutex);
+	xact_is_modifier = true;
+}
+
+/*
+ * engram.memory_edges_changed(): BEFORE ... FOR EACH STATEMENT trigger on
+ * engram.associations
+ */
+PG_FUNCTION_INFO_V1(engram_memory_edges_changed);
+Datum
+engram_memory_edges_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("engram.memory_edges_changed() must be called as a BEFORE statement trigger")));
+	MarkModifier();
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * The state a cache is built under: false when a modifier is in flight (a
+ * fresh snapshot could then miss edges about to commit, so no cache may be
+ * kept).  Otherwise the version, the newest modifier xid, and how long ago
+ * the version last changed.  Call BEFORE taking the build's snapshot.
+ */
+bool
+EngramEdgeVersionRead(EdgeVersion *v, TimestampTz *changed)
+{
+	bool		quiet;
+
+	if (edge_version == NULL)
+		return false;
+	SpinLockAcquire(&edge_version->mutex);
+	v->version = edge_version->version;
+	v->latest_xid = edge_version->latest_xid;
+	quiet = edge_version->inflight == 0;
+	*changed = edge_version->changed;
+	SpinLockRelease(&edge_version->mutex);
+	return quiet && !xact_is_modifier;
+}
+
+/* The current version (0 without shared memory) */
+uint64
+EngramEdgeVersionNow(void)
+{
+	uint64		v;
+
+	if (edge_version == NULL)
+		return 0;
+	SpinLockAcquire(&edge_version->mutex);
+	v = edge_version->version;
+	SpinLockRelease(&edge_version->mutex);
+	return v;
+}
+
+/*
+ * Whether snapshot sees every modifier that ended before a build at v as
+ * ended: then, with no modifier begun since (the version is still
+ * v->version), it sees exactly the edges that build read.
+ *
+ * A modifier M is visible to snapshot S unless S was taken before M ended:
+ * then M's newest xid is at or past S->xmax, or M's top-level xid is among
+ * S's running xids (subtransactions' xids are judged through their parent,
+ * which is listed whenever they are).  Every xid of M is at most
+ * v->latest_xid.  So S is current when latest_xid < S->xmax and every xid
+ * at most latest_xid that S thinks running is still running now (it is
+ * then no ended modifier; it cannot become one without changing the
+ * version).
+ */
+bool
+EngramEdgeSnapshotCurrent(Snapshot snapshot, const EdgeVersion *v)
+{
+	if (snapshot->snapshot_type != SNAPSHOT_MVCC || snapshot->takenDuringRecovery)
+		return false;
+	if (!TransactionIdIsValid(v->latest_xid))
+		return true;			/* no modifier ended since the server started */
+	if (TransactionIdPrecedes(v->latest_xid, snapshot->xmin))
+		return true;
+	if (!TransactionIdPrecedes(v->latest_xid, snapshot->xmax))
+		return false;
+	for (uint32 i = 0; i < snapshot->xcnt; i++)
+	{
+		TransactionId xid = snapshot->xip[i];
+
+		if (TransactionIdPrecedesOrEquals(xid, v->latest_xid) &&
+			!TransactionIdIsInProgress(xid))
+			return false;
+	}
+	return true;
+}

@@ -1,0 +1,162 @@
+# The adjacency cache under MVCC, with two sessions: a reader whose spreads
+# may come from its cache, and a writer changing associations.  After every
+# step the reader's spread must equal what the index path returns in the
+# same transaction (the truth for its snapshot), and show or hide the edge
+# the step is about; the cache counters show which path served it.
+use strict;
+use warnings;
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('memory_adjacency');
+$node->init;
+$node->append_conf('postgresql.conf',
+	"jit = off\nautovacuum = off\nshared_preload_libraries = 'engram'\n");
+$node->start;
+$node->safe_psql(
+	'postgres', q{
+	CREATE EXTENSION engram;
+	CREATE TABLE g (id bigint PRIMARY KEY, embedding vector(2));
+	INSERT INTO g SELECT i, ARRAY[1, i]::vector FROM generate_series(1, 200) i;
+	CREATE INDEX ON g USING engram_hnsw (embedding vector_cosine_ops);
+	SELECT engram.attach('g');
+	INSERT INTO engram.associations (tbl, src, dst, weight, kind)
+	SELECT 'g', i, 1 + (i * 7 + j * 13) % 190, 0.5, 'test'
+	FROM generate_series(1, 190) i, generate_series(1, 4) j
+	WHERE 1 + (i * 7 + j * 13) % 190 <> i
+	ON CONFLICT DO NOTHING;
+});
+
+# An interactive psql session: query() sends SQL and returns its output
+sub session
+{
+	my %s = (in => '', out => '', err => '');
+	$s{h} = IPC::Run::start(
+		[
+			'psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=0',
+			'-h', $node->host, '-p', $node->port, 'postgres'
+		],
+		'<', \$s{in}, '>', \$s{out}, '2>', \$s{err},
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	return \%s;
+}
+
+sub query
+{
+	my ($s, $sql) = @_;
+	$s->{out} = '';
+	$s->{err} = '';
+	$s->{in} .= "$sql;\n\\echo __done__\n";
+	$s->{h}->pump until $s->{out} =~ /__done__\n/;
+	die "psql error: $s->{err}" if $s->{err} =~ /ERROR/;
+	(my $r = $s->{out}) =~ s/__done__\n//;
+	chomp $r;
+	return $r;
+}
+
+my $reader = session();
+my $writer = session();
+query($reader, 'SET engram.adjacency_cache_settle = 0');
+
+my $spread = q{SELECT string_agg(id || ':' || activation || ':' || hops, ' '
+	ORDER BY activation DESC, id) FROM engram.spread('g', '{1,2}', 3, 0.5, 0)};
+
+# the reader's spread through its cache and through the index, in the same
+# transaction; returns the result and the cache's (builds, hits, misses)
+sub read_both
+{
+	my ($what) = @_;
+	my $cached = query($reader, $spread);
+	my $counts = query($reader,
+		'SELECT builds || \' \' || hits || \' \' || misses FROM engram.adjacency_cache_stats()');
+	query($reader, 'SET engram.adjacency_cache = off');
+	my $indexed = query($reader, $spread);
+	query($reader, 'RESET engram.adjacency_cache');
+	is($cached, $indexed, "$what: the same as the index path");
+	return ($cached, split(/ /, $counts));
+}
+
+sub reaches
+{
+	my ($result, $id) = @_;
+	return $result =~ /(^| )$id:/;
+}
+
+my ($r, $builds, $hits, $misses) = read_both('first spread');
+is("$builds $hits $misses", '1 1 0', 'first spread builds the cache and uses it');
+ok(!reaches($r, 195), 'row 195 is not reached before it is linked');
+
+query($writer, q{SELECT engram.associate('g', 1, 195, 1, bidirectional => false)});
+($r, $builds, $hits, $misses) = read_both('committed edge');
+ok(reaches($r, 195), 'an edge committed by another session is seen');
+is("$builds $hits", '2 2', 'after a rebuild from the cache');
+
+# an edge not yet committed: invisible; no cache is kept while the writer
+# is in flight, so the index serves
+query($writer, 'BEGIN');
+query($writer, q{SELECT engram.associate('g', 2, 196, 1, bidirectional => false)});
+($r, $builds, $hits, $misses) = read_both('uncommitted edge');
+ok(!reaches($r, 196), 'an uncommitted edge is not seen');
+is("$builds $hits $misses", '2 2 1', 'while a writer is in flight the index serves');
+query($writer, 'COMMIT');
+($r, $builds, $hits, $misses) = read_both('edge committed later');
+ok(reaches($r, 196), 'the edge is seen once committed');
+is("$builds $hits $misses", '3 3 1', 'from a rebuilt cache');
+
+# a removal rolled back changes nothing
+query($writer, 'BEGIN');
+query($writer, q{SELECT engram.dissociate('g', 1, 195)});
+($r) = read_both('removal in flight');
+ok(reaches($r, 195), 'an uncommitted removal hides nothing');
+query($writer, 'ROLLBACK');
+($r, $builds, $hits, $misses) = read_both('removal rolled back');
+ok(reaches($r, 195), 'a rolled back removal hides nothing');
+is("$builds $hits", '4 4', 'the cache is rebuilt after the rollback');
+
+# a REPEATABLE READ transaction older than the cache: the writer removes an
+# edge, the reader's next spread rebuilds the cache without it, but its own
+# snapshot still sees the edge, so the index must serve it
+query($reader, 'BEGIN ISOLATION LEVEL REPEATABLE READ');
+($r, $builds, $hits, $misses) = read_both('repeatable read, before');
+ok(reaches($r, 195), 'repeatable read sees the edge');
+is("$builds $hits", '4 5', 'served by the cache while it is current');
+query($writer, q{SELECT engram.dissociate('g', 1, 195)});
+($r, $builds, $hits, $misses) = read_both('repeatable read, after a removal');
+ok(reaches($r, 195), 'repeatable read still sees the removed edge');
+is("$builds $hits $misses", '5 5 3',
+	'the cache rebuilt from a newer snapshot does not serve the older one');
+query($reader, 'COMMIT');
+($r, $builds, $hits, $misses) = read_both('after the repeatable read');
+ok(!reaches($r, 195), 'a new transaction no longer sees the removed edge');
+is("$builds $hits", '5 6', 'and the rebuilt cache serves it');
+
+# the reader's snapshot taken before an insert commits; the writer's commit
+# makes the cache stale; the rebuild sees the edge, the snapshot does not
+query($reader, 'BEGIN ISOLATION LEVEL REPEATABLE READ');
+query($reader, 'SELECT 1');
+query($writer, q{SELECT engram.associate('g', 2, 197, 1, bidirectional => false)});
+($r, $builds, $hits, $misses) = read_both('repeatable read older than an insert');
+ok(!reaches($r, 197), 'repeatable read does not see a later insert');
+is("$builds $hits $misses", '6 6 4', 'the index serves it');
+query($reader, 'COMMIT');
+($r, $builds, $hits, $misses) = read_both('after it');
+ok(reaches($r, 197), 'a new transaction sees the insert');
+is("$builds $hits", '6 7', 'from the cache built meanwhile');
+
+# the writer's own transaction sees its own change; TRUNCATE is seen too
+query($writer, 'BEGIN');
+query($writer, q{SELECT engram.associate('g', 1, 198, 1, bidirectional => false)});
+like(query($writer, $spread), qr/(^| )198:/, 'a writer sees its own uncommitted edge');
+query($writer, 'ROLLBACK');
+query($writer, 'TRUNCATE engram.associations');
+($r) = read_both('truncate');
+is($r, '1:1:0 2:1:0', 'after TRUNCATE only the seeds remain');
+
+$reader->{in} .= "\\q\n";
+$writer->{in} .= "\\q\n";
+$reader->{h}->finish;
+$writer->{h}->finish;
+$node->stop;
+done_testing();
