@@ -120,70 +120,80 @@ FindInsertPage(NodeCursor *nc, uint64 key, int p)
 	return p;
 }
 
+/* Slot to = slot from, as stored */
+static inline void
+CopySlot(AlexSlots *sl, int to, int from)
+{
+	AlexBitsSet(sl->keys, sl->key_bits, sl->key_mask, to,
+				AlexBitsGet(sl->keys, sl->key_bits, sl->key_mask, from));
+	AlexBitsSet(sl->tids, sl->tid_bits, sl->tid_mask, to,
+				AlexBitsGet(sl->tids, sl->tid_bits, sl->tid_mask, from));
+}
+
 /*
  * Put (key, tid) into the page's gapped array near hint; false if the page
- * is full.  The caller holds the page exclusively.
+ * is full or cannot encode them (a key outside the page's range, a TID
+ * beyond the node's width: README, "Data pages"), which both call for a
+ * rebuild of the node.  The caller holds the page exclusively.
  */
 static bool
 InsertIntoPage(Relation index, Buffer buf, uint64 key, ItemPointer tid, int hint)
 {
 	GenericXLogState *state;
-	Page		page;
-	uint64	   *keys;
-	ItemPointerData *tids;
-	uint8	   *bitmap;
-	int			n = ALEX_SLOTS_PER_PAGE;
+	Page		page = BufferGetPage(buf);
+	AlexSlots	sl;
+	int			n;
 	int			pos,
 				target,
 				l,
 				r;
 
-	if (AlexPageGetOpaque(BufferGetPage(buf))->count >= n)
+	AlexPageSlots(page, &sl);
+	n = sl.nslots;
+	if (AlexPageGetOpaque(page)->count >= n || !AlexKeyFits(&sl, key) || !AlexTidFits(&sl, tid))
 		return false;
 
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
-	keys = AlexPageKeys(page);
-	tids = AlexPageTids(page);
-	bitmap = AlexPageBitmap(page);
+	AlexPageSlots(page, &sl);
 
-	pos = AlexPageLowerBound(page, key, hint);
-	if (pos < n && !AlexSlotUsed(bitmap, pos))
+	pos = AlexPageLowerBound(&sl, key, hint);
+	if (pos < n && !AlexSlotUsed(sl.bitmap, pos))
 		target = pos;			/* a gap exactly where the key belongs */
 	else
 	{
 		/* nearest gaps on either side; slots in between are all used */
-		for (r = pos + 1; r < n && AlexSlotUsed(bitmap, r); r++)
+		for (r = pos + 1; r < n && AlexSlotUsed(sl.bitmap, r); r++)
 			;
-		for (l = pos - 1; l >= 0 && AlexSlotUsed(bitmap, l); l--)
+		for (l = pos - 1; l >= 0 && AlexSlotUsed(sl.bitmap, l); l--)
 			;
 		if (r < n && (l < 0 || r - pos <= pos - l))
 		{
-			memmove(&keys[pos + 1], &keys[pos], sizeof(uint64) * (r - pos));
-			memmove(&tids[pos + 1], &tids[pos], sizeof(ItemPointerData) * (r - pos));
-			AlexSlotSet(bitmap, r, true);
+			for (int i = r; i > pos; i--)
+				CopySlot(&sl, i, i - 1);
+			AlexSlotSet(sl.bitmap, r, true);
 			target = pos;
 		}
 		else
 		{
 			Assert(l >= 0);
-			memmove(&keys[l], &keys[l + 1], sizeof(uint64) * (pos - 1 - l));
-			memmove(&tids[l], &tids[l + 1], sizeof(ItemPointerData) * (pos - 1 - l));
-			AlexSlotSet(bitmap, l, true);
+			for (int i = l; i < pos - 1; i++)
+				CopySlot(&sl, i, i + 1);
+			AlexSlotSet(sl.bitmap, l, true);
 			target = pos - 1;
 		}
 	}
-	keys[target] = key;
-	tids[target] = *tid;
-	AlexSlotSet(bitmap, target, true);
+	AlexSetKey(&sl, target, key);
+	AlexSetTid(&sl, target, tid);
+	AlexSlotSet(sl.bitmap, target, true);
 
 	/*
 	 * Gaps just left of the new entry held the key that followed them; it
 	 * is now this one.  (After a shift to the left, the gaps left of the
 	 * shifted run still see the same key, now one slot further left.)
 	 */
-	for (int s = target - 1; s >= 0 && !AlexSlotUsed(bitmap, s); s--)
-		keys[s] = key;
+	for (int s = target - 1; s >= 0 && !AlexSlotUsed(sl.bitmap, s); s--)
+		AlexSetKey(&sl, s, key);
 	{
 		AlexPageOpaque opaque = AlexPageGetOpaque(page);
 
@@ -218,7 +228,8 @@ InsertIntoNode(Relation index, const AlexDirEntry *node, uint64 key, ItemPointer
 {
 	NodeCursor	nc;
 	double		pred = AlexNodePredict(node, key);
-	int64		nslots = (int64) node->npages * ALEX_SLOTS_PER_PAGE;
+	int			per_page = node->nslots;
+	int64		nslots = (int64) node->npages * per_page;
 	int64		slot = pred < 0 ? 0 : pred >= nslots ? nslots - 1 : (int64) pred;
 	int			p;
 	InsertResult result = INSERT_NODE_FULL;
@@ -229,8 +240,8 @@ InsertIntoNode(Relation index, const AlexDirEntry *node, uint64 key, ItemPointer
 	nc.headbuf = ReadBuffer(index, node->first_block);
 	LockBuffer(nc.headbuf, BUFFER_LOCK_EXCLUSIVE);
 
-	p = FindInsertPage(&nc, key, (int) (slot / ALEX_SLOTS_PER_PAGE));
-	if (TryPage(&nc, p, key, tid, (int) (slot - (int64) p * ALEX_SLOTS_PER_PAGE)))
+	p = FindInsertPage(&nc, key, (int) (slot / per_page));
+	if (TryPage(&nc, p, key, tid, (int) (slot - (int64) p * per_page)))
 		result = INSERT_DONE;
 	else
 	{
@@ -253,7 +264,7 @@ InsertIntoNode(Relation index, const AlexDirEntry *node, uint64 key, ItemPointer
 					 Summary(&nc, next)->minkey < key))
 					break;
 				if (TryPage(&nc, next, key, tid,
-							step < 0 ? ALEX_SLOTS_PER_PAGE - 1 : 0))
+							step < 0 ? per_page - 1 : 0))
 				{
 					result = INSERT_DONE;
 					break;
@@ -313,7 +324,8 @@ engram_alex_insert(Relation index, Datum *values, bool *isnull,
 		dir = AlexDirGetLocked(index, BufferGetPage(metabuf));
 		i = AlexDirLocate(dir, &pos);
 		if (dir->nodes[i].node_id == node_id)
-			AlexRebuildNode(index, i, dir, metabuf, r == INSERT_NODE_FULL_APPEND);
+			AlexRebuildNode(index, i, dir, metabuf, r == INSERT_NODE_FULL_APPEND,
+							heapRel ? RelationGetNumberOfBlocks(heapRel) : 0);
 		UnlockReleaseBuffer(metabuf);
 		CHECK_FOR_INTERRUPTS();
 	}
