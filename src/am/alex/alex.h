@@ -64,7 +64,7 @@
 #define ALEX_SLOT_AREA \
 	((int) (BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(AlexPageOpaqueData))))
 #define ALEX_MAX_SLOTS_PER_PAGE 2048	/* bounds the arrays a scan keeps */
-#define ALEX_MIN_OFF_BITS	9			/* MaxHeapTuplesPerPage fits */
+#define ALEX_MIN_OFF_BITS	8			/* heap pages of up to 255 rows */
 
 typedef struct AlexPageOpaqueData
 {
@@ -395,6 +395,8 @@ typedef struct AlexNodeInput
 	uint64		lo_key;			/* the node's fences: keys it may hold */
 	uint64		hi_key;
 	BlockNumber heap_blocks;	/* the heap's size, for the TID width */
+	int			tid_bits;		/* or 0: from the TIDs and heap_blocks */
+	int			off_bits;
 } AlexNodeInput;
 
 extern void AlexTidWidth(const ItemPointerData *tids, int64 n, BlockNumber heap_blocks,
@@ -404,7 +406,7 @@ extern int64 AlexPlanNode(const uint64 *keys, int64 n, int64 hint, uint64 lo_key
 extern void AlexWriteNode(Relation index, const AlexNodeInput *in, AlexDirEntry *entry,
 						  uint64 node_id, bool building, ForkNumber forknum);
 extern void AlexRebuildNode(Relation index, int node_no, AlexDir *dir, Buffer metabuf,
-							bool append, BlockNumber heap_blocks);
+							bool append, BlockNumber heap_blocks, ItemPointer newtid);
 
 /* alexbuild.c */
 extern IndexBuildResult *engram_alex_build(Relation heap, Relation index,

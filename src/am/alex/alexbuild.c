@@ -220,6 +220,7 @@ EmitNode(NodeWriter *w, int64 len)
 	in.lo_key = NodeLo(w);
 	in.hi_key = NodeHi(w, len);
 	in.heap_blocks = w->heap_blocks;
+	in.tid_bits = in.off_bits = 0;
 	AlexWriteNode(w->index, &in, e, w->next_node_id++, true, w->forknum);
 
 	/* fences: the first node of each kind starts at the kind's minimum */

@@ -240,10 +240,33 @@ InsertIntoNode(Relation index, const AlexDirEntry *node, uint64 key, ItemPointer
 	nc.headbuf = ReadBuffer(index, node->first_block);
 	LockBuffer(nc.headbuf, BUFFER_LOCK_EXCLUSIVE);
 
-	p = FindInsertPage(&nc, key, (int) (slot / per_page));
-	if (TryPage(&nc, p, key, tid, (int) (slot - (int64) p * per_page)))
-		result = INSERT_DONE;
-	else
+	p = (int) (slot / per_page);
+	if (p != 0)
+	{
+		/*
+		 * The usual case in one visit: the model's page spans the key and has
+		 * room.  (Exclusive at once: we hold the node's first page, so no
+		 * other writer is in the node, and a share lock would only have to
+		 * be traded in.)
+		 */
+		Buffer		buf = ReadBuffer(index, node->first_block + p);
+		AlexPageOpaque opaque;
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		opaque = AlexPageGetOpaque(BufferGetPage(buf));
+		if (opaque->node_id == node->node_id && opaque->count > 0 &&
+			opaque->minkey <= key && key <= opaque->maxkey &&
+			InsertIntoPage(index, buf, key, tid, (int) (slot - (int64) p * per_page)))
+			result = INSERT_DONE;
+		UnlockReleaseBuffer(buf);
+	}
+	if (result != INSERT_DONE)
+	{
+		p = FindInsertPage(&nc, key, p);
+		if (TryPage(&nc, p, key, tid, (int) (slot - (int64) p * per_page)))
+			result = INSERT_DONE;
+	}
+	if (result != INSERT_DONE)
 	{
 		/* a full page: equal keys may also go to the neighbours */
 		for (int step = -1; step <= 1 && result != INSERT_DONE; step += 2)
@@ -325,7 +348,7 @@ engram_alex_insert(Relation index, Datum *values, bool *isnull,
 		i = AlexDirLocate(dir, &pos);
 		if (dir->nodes[i].node_id == node_id)
 			AlexRebuildNode(index, i, dir, metabuf, r == INSERT_NODE_FULL_APPEND,
-							heapRel ? RelationGetNumberOfBlocks(heapRel) : 0);
+							heapRel ? RelationGetNumberOfBlocks(heapRel) : 0, &pos.tid);
 		UnlockReleaseBuffer(metabuf);
 		CHECK_FOR_INTERRUPTS();
 	}

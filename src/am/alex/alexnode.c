@@ -29,7 +29,7 @@
 
 #include "am/alex/alex.h"
 
-#define ALEX_INIT_DENSITY	0.75	/* share of slots used when a node is built */
+#define ALEX_INIT_DENSITY	0.8		/* share of slots used when a node is built */
 #define ALEX_APPEND_ROOM	1.5		/* extra room when a node grows at its end */
 #define ALEX_MAX_NODE_PAGES 32
 #define ALEX_MAX_BUILD_COST 3.0		/* bulk load: halve nodes costlier than this */
@@ -265,7 +265,7 @@ FreeLayout(NodeLayout *l)
  * TID width for entries with these TIDs in a heap of heap_blocks blocks:
  * block numbers up to a quarter beyond the heap's end (so that rows added
  * later fit, until the heap has grown by that much; then the node is
- * rebuilt with the new size), offsets up to MaxHeapTuplesPerPage.
+ * rebuilt with the new size), offsets up to 255 or the largest there.
  */
 void
 AlexTidWidth(const ItemPointerData *tids, int64 n, BlockNumber heap_blocks,
@@ -376,7 +376,10 @@ AlexWriteNode(Relation index, const AlexNodeInput *in, AlexDirEntry *entry,
 	int			tid_bits,
 				off_bits;
 
-	AlexTidWidth(in->tids, in->n, in->heap_blocks, &tid_bits, &off_bits);
+	tid_bits = in->tid_bits;
+	off_bits = in->off_bits;
+	if (tid_bits == 0)
+		AlexTidWidth(in->tids, in->n, in->heap_blocks, &tid_bits, &off_bits);
 	LayoutNode(in->keys, in->n, in->lo_key, in->hi_key, in->append_room, tid_bits, &l);
 
 	entry->flags = in->isnull ? ALEX_NODE_NULLS : 0;
@@ -492,17 +495,19 @@ ReadNodeEntries(Relation index, const AlexDirEntry *node, int64 *n)
 
 static void
 WriteEntries(Relation index, const Entry *e, int64 n, bool isnull, bool append_room,
-			 uint64 lo_key, uint64 hi_key, BlockNumber heap_blocks,
+			 uint64 lo_key, uint64 hi_key, int tid_bits, int off_bits,
 			 AlexDirEntry *out, uint64 node_id)
 {
 	AlexNodeInput in;
 
+	in.tid_bits = tid_bits;
+	in.off_bits = off_bits;
 	in.n = n;
 	in.isnull = isnull;
 	in.append_room = append_room;
 	in.lo_key = lo_key;
 	in.hi_key = hi_key;
-	in.heap_blocks = heap_blocks;
+	in.heap_blocks = 0;
 	in.keys = palloc_extended(sizeof(uint64) * Max(n, 1), MCXT_ALLOC_HUGE);
 	in.tids = palloc_extended(sizeof(ItemPointerData) * Max(n, 1), MCXT_ALLOC_HUGE);
 	for (int64 i = 0; i < n; i++)
@@ -522,7 +527,7 @@ WriteEntries(Relation index, const Entry *e, int64 n, bool isnull, bool append_r
  */
 void
 AlexRebuildNode(Relation index, int node_no, AlexDir *dir, Buffer metabuf, bool append,
-				BlockNumber heap_blocks)
+				BlockNumber heap_blocks, ItemPointer newtid)
 {
 	AlexDirEntry old = dir->nodes[node_no];
 	AlexMetaPageData *meta = AlexPageGetMeta(BufferGetPage(metabuf));
@@ -542,14 +547,16 @@ AlexRebuildNode(Relation index, int node_no, AlexDir *dir, Buffer metabuf, bool 
 	uint64		hi_key = isnull ? 0 :
 		node_no + 1 < dir->nnodes && !(dir->nodes[node_no + 1].flags & ALEX_NODE_NULLS) ?
 		dir->nodes[node_no + 1].lo_key : PG_UINT64_MAX;
-	ItemPointerData *tids = palloc_extended(sizeof(ItemPointerData) * Max(n, 1), MCXT_ALLOC_HUGE);
+	ItemPointerData *tids = palloc_extended(sizeof(ItemPointerData) * (n + 1), MCXT_ALLOC_HUGE);
 
 	for (int64 i = 0; i < n; i++)
 	{
 		keys[i] = e[i].key;
 		tids[i] = e[i].tid;
 	}
-	AlexTidWidth(tids, n, heap_blocks, &tid_bits, &off_bits);
+	/* widths for the entry that is waiting to go in, too */
+	tids[n] = *newtid;
+	AlexTidWidth(tids, n + 1, heap_blocks, &tid_bits, &off_bits);
 	pfree(tids);
 	LayoutNode(keys, n, lo_key, hi_key, append, tid_bits, &l);
 	/*
@@ -573,7 +580,7 @@ AlexRebuildNode(Relation index, int node_no, AlexDir *dir, Buffer metabuf, bool 
 	if (!split)
 	{
 		nodes[node_no] = old;
-		WriteEntries(index, e, n, isnull, append, lo_key, hi_key, heap_blocks,
+		WriteEntries(index, e, n, isnull, append, lo_key, hi_key, tid_bits, off_bits,
 					 &nodes[node_no], next_id++);
 		nodes[node_no].lo_key = old.lo_key;
 		nodes[node_no].lo_tid = old.lo_tid;
@@ -582,12 +589,12 @@ AlexRebuildNode(Relation index, int node_no, AlexDir *dir, Buffer metabuf, bool 
 	{
 		int64		mid = n / 2;
 
-		WriteEntries(index, e, mid, isnull, false, lo_key, isnull ? 0 : e[mid].key, heap_blocks,
-					 &nodes[node_no], next_id++);
+		WriteEntries(index, e, mid, isnull, false, lo_key, isnull ? 0 : e[mid].key, tid_bits,
+					 off_bits, &nodes[node_no], next_id++);
 		nodes[node_no].lo_key = old.lo_key;
 		nodes[node_no].lo_tid = old.lo_tid;
 		WriteEntries(index, e + mid, n - mid, isnull, append, isnull ? 0 : e[mid].key, hi_key,
-					 heap_blocks, &nodes[node_no + 1], next_id++);
+					 tid_bits, off_bits, &nodes[node_no + 1], next_id++);
 		nodes[node_no + 1].lo_key = e[mid].key;
 		nodes[node_no + 1].lo_tid = e[mid].tid;
 	}
