@@ -372,6 +372,18 @@ extern void AlexFillGaps(Page page);
 extern int	AlexPageLowerBound(const AlexSlots *sl, uint64 key, int hint);
 extern void AlexMarkDead(Relation index, BlockNumber first, int npages);
 
+/* alexwal.c: a page change logged from its known byte ranges */
+#define ALEX_DELTA_MAX_RANGES 8		/* two data chunks each, of XLR_NORMAL_RDATAS */
+
+typedef struct AlexDelta
+{
+	int			nranges;
+	uint16		ranges[ALEX_DELTA_MAX_RANGES][2];	/* offset, length */
+} AlexDelta;
+
+extern void AlexDeltaAdd(AlexDelta *d, Page page, const void *start, int len);
+extern void AlexLogDelta(Relation index, Buffer buf, AlexDelta *d);
+
 /* alexdir.c */
 extern AlexDir *AlexDirAcquire(Relation index, Buffer *metabuf_out, bool keep_meta_lock);
 extern AlexDir *AlexDirGetLocked(Relation index, Page metapage);

@@ -18,7 +18,6 @@
  */
 #include "postgres.h"
 
-#include "access/generic_xlog.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 
@@ -130,38 +129,52 @@ CopySlot(AlexSlots *sl, int to, int from)
 				AlexBitsGet(sl->tids, sl->tid_bits, sl->tid_mask, from));
 }
 
+/* Log slots [lo, hi] of a bit array of width bits */
+static void
+AddSlotRange(AlexDelta *d, Page page, char *array, int bits, int lo, int hi)
+{
+	uint64		first = ((uint64) lo * bits) >> 3;
+	uint64		last = ((uint64) hi * bits) >> 3;
+
+	/* AlexBitsSet writes the 8 bytes from a slot's first byte */
+	AlexDeltaAdd(d, page, array + first, (int) (last - first) + sizeof(uint64));
+}
+
 /*
  * Put (key, tid) into the page's gapped array near hint; false if the page
  * is full or cannot encode them (a key outside the page's range, a TID
  * beyond the node's width: README, "Data pages"), which both call for a
- * rebuild of the node.  The caller holds the page exclusively.
+ * rebuild of the node.  The caller holds the page exclusively.  The change
+ * is logged from the slots it touched (alexwal.c).
  */
 static bool
 InsertIntoPage(Relation index, Buffer buf, uint64 key, ItemPointer tid, int hint)
 {
-	GenericXLogState *state;
 	Page		page = BufferGetPage(buf);
+	AlexPageOpaque opaque = AlexPageGetOpaque(page);
 	AlexSlots	sl;
+	AlexDelta	delta;
 	int			n;
 	int			pos,
 				target,
-				l,
-				r;
+				lo,
+				hi,
+				fill_lo;
 
 	AlexPageSlots(page, &sl);
 	n = sl.nslots;
-	if (AlexPageGetOpaque(page)->count >= n || !AlexKeyFits(&sl, key) || !AlexTidFits(&sl, tid))
+	if (opaque->count >= n || !AlexKeyFits(&sl, key) || !AlexTidFits(&sl, tid))
 		return false;
 
-	state = GenericXLogStart(index);
-	page = GenericXLogRegisterBuffer(state, buf, 0);
-	AlexPageSlots(page, &sl);
-
+	/* where the entry goes, and the run [lo, hi] that moves for it */
 	pos = AlexPageLowerBound(&sl, key, hint);
 	if (pos < n && !AlexSlotUsed(sl.bitmap, pos))
-		target = pos;			/* a gap exactly where the key belongs */
+		target = lo = hi = pos;	/* a gap exactly where the key belongs */
 	else
 	{
+		int			l,
+					r;
+
 		/* nearest gaps on either side; slots in between are all used */
 		for (r = pos + 1; r < n && AlexSlotUsed(sl.bitmap, r); r++)
 			;
@@ -169,41 +182,53 @@ InsertIntoPage(Relation index, Buffer buf, uint64 key, ItemPointer tid, int hint
 			;
 		if (r < n && (l < 0 || r - pos <= pos - l))
 		{
-			for (int i = r; i > pos; i--)
-				CopySlot(&sl, i, i - 1);
-			AlexSlotSet(sl.bitmap, r, true);
-			target = pos;
+			target = lo = pos;	/* shift [pos, r) right by one */
+			hi = r;
 		}
 		else
 		{
 			Assert(l >= 0);
-			for (int i = l; i < pos - 1; i++)
-				CopySlot(&sl, i, i + 1);
-			AlexSlotSet(sl.bitmap, l, true);
-			target = pos - 1;
+			lo = l;				/* shift (l, pos) left by one */
+			target = hi = pos - 1;
 		}
 	}
+
+	START_CRIT_SECTION();
+	if (lo < target)
+		for (int i = lo; i < target; i++)
+			CopySlot(&sl, i, i + 1);
+	else
+		for (int i = hi; i > target; i--)
+			CopySlot(&sl, i, i - 1);
+	AlexSlotSet(sl.bitmap, lo, true);
+	AlexSlotSet(sl.bitmap, hi, true);
 	AlexSetKey(&sl, target, key);
 	AlexSetTid(&sl, target, tid);
-	AlexSlotSet(sl.bitmap, target, true);
 
 	/*
 	 * Gaps just left of the new entry held the key that followed them; it
 	 * is now this one.  (After a shift to the left, the gaps left of the
 	 * shifted run still see the same key, now one slot further left.)
 	 */
+	fill_lo = target;
 	for (int s = target - 1; s >= 0 && !AlexSlotUsed(sl.bitmap, s); s--)
-		AlexSetKey(&sl, s, key);
 	{
-		AlexPageOpaque opaque = AlexPageGetOpaque(page);
-
-		if (opaque->count == 0 || key < opaque->minkey)
-			opaque->minkey = key;
-		if (opaque->count == 0 || key > opaque->maxkey)
-			opaque->maxkey = key;
-		opaque->count++;
+		AlexSetKey(&sl, s, key);
+		fill_lo = s;
 	}
-	GenericXLogFinish(state);
+	if (opaque->count == 0 || key < opaque->minkey)
+		opaque->minkey = key;
+	if (opaque->count == 0 || key > opaque->maxkey)
+		opaque->maxkey = key;
+	opaque->count++;
+
+	delta.nranges = 0;
+	AddSlotRange(&delta, page, sl.keys, sl.key_bits, Min(fill_lo, lo), hi);
+	AddSlotRange(&delta, page, sl.tids, sl.tid_bits, lo, hi);
+	AlexDeltaAdd(&delta, page, sl.bitmap + (lo >> 3), (hi >> 3) - (lo >> 3) + 1);
+	AlexDeltaAdd(&delta, page, opaque, sizeof(AlexPageOpaqueData));
+	AlexLogDelta(index, buf, &delta);
+	END_CRIT_SECTION();
 	return true;
 }
 
