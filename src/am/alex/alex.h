@@ -291,13 +291,6 @@ AlexSetKey(AlexSlots *sl, int s, uint64 key)
 	AlexBitsSet(sl->keys, sl->key_bits, sl->key_mask, s, key - sl->key_base);
 }
 
-/* The gap after the last entry: the largest key the page can hold */
-static inline void
-AlexSetLastGap(AlexSlots *sl, int s)
-{
-	AlexBitsSet(sl->keys, sl->key_bits, sl->key_mask, s, sl->key_mask);
-}
-
 static inline bool
 AlexKeyFits(const AlexSlots *sl, uint64 key)
 {
