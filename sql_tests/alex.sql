@@ -124,6 +124,26 @@ INSERT INTO ti SELECT g, (g % 25) * 10 FROM generate_series(1, 500) g;
 SELECT count(*) FROM ti WHERE k < 250;
 SELECT * FROM engram.alex_check('ti_k');
 
+-- the encoding: bit-packed keys and TIDs (README, "Data pages")
+CREATE TABLE tp (k int8);
+INSERT INTO tp SELECT (hashint8extended(g, 1) >> 2) & 4611686018427387903
+FROM generate_series(1, 50000) g;
+CREATE INDEX tp_k ON tp USING engram_alex (k);
+SELECT * FROM engram.alex_check('tp_k');
+-- 14-byte slots (8-byte key, 6-byte TID) at 80% would be 17.5 bytes per key;
+-- these keys span ~56 bits a page, the TIDs 17 bits
+SELECT keys, bytes_per_key < 14 AS packed FROM engram.alex_stats('tp_k');
+-- a heap that outgrows the TID width the nodes were written with: the
+-- inserts that do not fit rebuild their node with wider TIDs
+CREATE TABLE tw (k int8);
+INSERT INTO tw SELECT g FROM generate_series(1, 100) g;
+CREATE INDEX tw_k ON tw USING engram_alex (k);
+INSERT INTO tw SELECT g % 100 FROM generate_series(1, 20000) g;
+SELECT * FROM engram.alex_check('tw_k');
+SELECT count(*), count(DISTINCT k) FROM tw WHERE k BETWEEN 10 AND 19;
+SELECT k, count(*) FROM tw WHERE k = 99 GROUP BY k;
+DROP TABLE tp, tw;
+
 -- errors
 CREATE TABLE terr (a int4, b int4, s text);
 CREATE INDEX ON terr USING engram_alex (a, b);

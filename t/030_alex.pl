@@ -1,4 +1,6 @@
-# engram_alex under concurrency, on a streaming replica and through crashes:
+# engram_alex under concurrency, on a streaming replica and through crashes
+# (with wal_consistency_checking: every replayed page must equal the page
+# the primary wrote, which checks the hand-built insert records, alexwal.c):
 #  1. pgbench clients insert, delete, scan and VACUUM at once for a bounded
 #     time: no error, engram.alex_check() clean, index answers = seq scan's;
 #  2. the standby answers every query exactly as the primary does;
@@ -16,7 +18,8 @@ use Time::HiRes qw(usleep);
 my $primary = PostgreSQL::Test::Cluster->new('alex_primary');
 $primary->init(allows_streaming => 1);
 $primary->append_conf('postgresql.conf',
-	"jit = off\nrestart_after_crash = on\nautovacuum = off\n");
+	"jit = off\nrestart_after_crash = on\nautovacuum = off\n"
+	  . "wal_consistency_checking = generic\n");
 $primary->start;
 $primary->safe_psql(
 	'postgres', q{

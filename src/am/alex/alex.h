@@ -29,7 +29,7 @@
 #include "stats.h"
 
 #define ALEX_MAGIC			0x414c4558	/* "ALEX" */
-#define ALEX_VERSION		1
+#define ALEX_VERSION		2
 #define ALEX_PAGE_ID		0xFF83		/* last two bytes of every page */
 
 #define ALEX_METAPAGE_BLKNO 0
@@ -51,30 +51,38 @@
 #define ALEX_NODE_NULLS		0x0001	/* holds the NULL keys (all keys 0) */
 
 /*
- * Slots of a data page: keys (the order-preserving uint64 encoding of the
- * column value, alexkey.c), heap TIDs and an occupancy bitmap, as separate
- * arrays so that the search touches only the keys.  A gap holds a copy of
- * the nearest occupied key to its right (ALEX's gap fill), or UINT64_MAX
- * after the last one, so the keys array stays sorted and the search needs no
- * bitmap; the bitmap tells real entries from gaps.
+ * Slots of a data page (README, "Data pages"): keys, heap TIDs and an
+ * occupancy bitmap, as separate arrays so that the search touches only the
+ * keys.  Keys are stored as key - key_base in key_bits bits, TIDs as
+ * (block << off_bits | offset) in tid_bits bits, both bit-packed; the
+ * widths are the node's and nslots (slots per page) follows from them, the
+ * base is the page's.  A gap holds a copy of the nearest occupied key to
+ * its right (ALEX's gap fill), or all ones (the largest key the page can
+ * hold) after the last one, so the keys array stays sorted and the search
+ * needs no bitmap; the bitmap tells real entries from gaps.
  */
-#define ALEX_SLOTS_PER_PAGE \
-	((int) (((BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(AlexPageOpaqueData))) * 8 - 64) \
-			/ ((sizeof(uint64) + sizeof(ItemPointerData)) * 8 + 1)))
+#define ALEX_SLOT_AREA \
+	((int) (BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(AlexPageOpaqueData))))
+#define ALEX_MAX_SLOTS_PER_PAGE 2048	/* bounds the arrays a scan keeps */
+#define ALEX_MIN_OFF_BITS	8			/* heap pages of up to 255 rows */
 
 typedef struct AlexPageOpaqueData
 {
 	uint64		node_id;		/* data/dir pages: owning node (or dir version) */
 	uint64		minkey;			/* data pages: smallest occupied key */
 	uint64		maxkey;			/* data pages: largest occupied key */
+	uint64		key_base;		/* data pages: slots store key - key_base */
 	TransactionId dead_xid;		/* next xid when the page was replaced */
 	uint32		dead_epoch;		/* its epoch, to form a FullTransactionId */
 	uint16		page_no;		/* data pages: index within the node */
 	uint16		count;			/* data pages: occupied slots; dir: entries */
 	uint16		flags;			/* ALEX_FLAG_* */
+	uint16		nslots;			/* data pages: slots (the node's) */
 	uint8		kind;			/* ALEX_PAGE_* */
-	uint8		unused;
-	uint16		unused2;
+	uint8		key_bits;		/* data pages: bits per key (1..57 or 64) */
+	uint8		tid_bits;		/* data pages: bits per heap TID */
+	uint8		off_bits;		/* of which the offset's */
+	uint16		unused;
 	uint16		page_id;		/* ALEX_PAGE_ID */
 } AlexPageOpaqueData;
 
@@ -108,7 +116,8 @@ typedef struct AlexDirEntry
 	uint64		model_base;		/* the model reads key - model_base */
 	uint64		nkeys_built;	/* entries when the node was (re)built */
 	float4		build_cost;		/* expected search steps then (cost model) */
-	float4		unused;
+	uint16		nslots;			/* slots per page (AlexSlotsFit) */
+	uint16		unused;
 } AlexDirEntry;
 
 #define ALEX_DIR_PER_PAGE \
@@ -221,24 +230,100 @@ typedef struct AlexScanOpaqueData
 
 typedef AlexScanOpaqueData *AlexScanOpaque;
 
-/* Page access */
-static inline uint64 *
-AlexPageKeys(Page page)
+/*
+ * The slot arrays of a data page, decoded from its header (AlexPageSlots).
+ * Keys and TIDs are read with one unaligned 8-byte load and a shift, so a
+ * field is at most 57 bits or exactly 64 (byte-aligned); each array ends
+ * with 8 spare bytes for the last load.
+ */
+typedef struct AlexSlots
 {
-	return (uint64 *) PageGetContents(page);
+	char	   *keys;
+	char	   *tids;
+	uint8	   *bitmap;
+	uint64		key_base;
+	uint64		key_mask;
+	uint64		tid_mask;
+	int			key_bits;
+	int			tid_bits;
+	int			off_bits;
+	int			nslots;
+} AlexSlots;
+
+static inline int
+AlexBitArrayBytes(int nslots, int bits)
+{
+	return TYPEALIGN(8, ((int64) nslots * bits + 7) / 8) + 8;
 }
 
-static inline ItemPointerData *
-AlexPageTids(Page page)
+static inline uint64
+AlexBitsGet(const char *base, int bits, uint64 mask, int s)
 {
-	return (ItemPointerData *) (PageGetContents(page) + sizeof(uint64) * ALEX_SLOTS_PER_PAGE);
+	uint64		bit = (uint64) s * bits;
+	uint64		w;
+
+	memcpy(&w, base + (bit >> 3), sizeof(w));
+	return (w >> (bit & 7)) & mask;
 }
 
-static inline uint8 *
-AlexPageBitmap(Page page)
+static inline void
+AlexBitsSet(char *base, int bits, uint64 mask, int s, uint64 v)
 {
-	return (uint8 *) (PageGetContents(page) +
-					  (sizeof(uint64) + sizeof(ItemPointerData)) * ALEX_SLOTS_PER_PAGE);
+	uint64		bit = (uint64) s * bits;
+	uint64		w;
+
+	memcpy(&w, base + (bit >> 3), sizeof(w));
+	w &= ~(mask << (bit & 7));
+	w |= v << (bit & 7);
+	memcpy(base + (bit >> 3), &w, sizeof(w));
+}
+
+static inline uint64
+AlexGetKey(const AlexSlots *sl, int s)
+{
+	return sl->key_base + AlexBitsGet(sl->keys, sl->key_bits, sl->key_mask, s);
+}
+
+/* Only for keys that AlexKeyFits */
+static inline void
+AlexSetKey(AlexSlots *sl, int s, uint64 key)
+{
+	AlexBitsSet(sl->keys, sl->key_bits, sl->key_mask, s, key - sl->key_base);
+}
+
+static inline bool
+AlexKeyFits(const AlexSlots *sl, uint64 key)
+{
+	return key >= sl->key_base && key - sl->key_base <= sl->key_mask;
+}
+
+static inline void
+AlexGetTid(const AlexSlots *sl, int s, ItemPointer tid)
+{
+	uint64		v = AlexBitsGet(sl->tids, sl->tid_bits, sl->tid_mask, s);
+
+	ItemPointerSet(tid, (BlockNumber) (v >> sl->off_bits),
+				   (OffsetNumber) (v & ((UINT64CONST(1) << sl->off_bits) - 1)));
+}
+
+static inline bool
+AlexTidFits(const AlexSlots *sl, ItemPointer tid)
+{
+	uint64		v = ((uint64) ItemPointerGetBlockNumberNoCheck(tid) << sl->off_bits) |
+		ItemPointerGetOffsetNumberNoCheck(tid);
+
+	return ItemPointerGetOffsetNumberNoCheck(tid) < (UINT64CONST(1) << sl->off_bits) &&
+		v <= sl->tid_mask;
+}
+
+/* Only for TIDs that AlexTidFits */
+static inline void
+AlexSetTid(AlexSlots *sl, int s, ItemPointer tid)
+{
+	uint64		v = ((uint64) ItemPointerGetBlockNumberNoCheck(tid) << sl->off_bits) |
+		ItemPointerGetOffsetNumberNoCheck(tid);
+
+	AlexBitsSet(sl->tids, sl->tid_bits, sl->tid_mask, s, v);
 }
 
 static inline bool
@@ -271,9 +356,26 @@ extern Buffer AlexNewBuffer(Relation index, ForkNumber forknum);
 extern Buffer AlexNewExtent(Relation index, int npages, BlockNumber *first);
 extern void AlexInitMetaPage(Page page, Oid keytype);
 extern void AlexCheckMeta(Relation index, Page page);
+extern int	AlexBitsFor(uint64 v);
+extern int	AlexSlotsFit(int key_bits, int tid_bits);
+extern void AlexInitDataPage(Page page, int nslots, uint64 key_base, int key_bits,
+							 int tid_bits, int off_bits);
+extern void AlexPageSlots(Page page, AlexSlots *sl);
 extern void AlexFillGaps(Page page);
-extern int	AlexPageLowerBound(Page page, uint64 key, int hint);
+extern int	AlexPageLowerBound(const AlexSlots *sl, uint64 key, int hint);
 extern void AlexMarkDead(Relation index, BlockNumber first, int npages);
+
+/* alexwal.c: a page change logged from its known byte ranges */
+#define ALEX_DELTA_MAX_RANGES 8		/* two data chunks each, of XLR_NORMAL_RDATAS */
+
+typedef struct AlexDelta
+{
+	int			nranges;
+	uint16		ranges[ALEX_DELTA_MAX_RANGES][2];	/* offset, length */
+} AlexDelta;
+
+extern void AlexDeltaAdd(AlexDelta *d, Page page, const void *start, int len);
+extern void AlexLogDelta(Relation index, Buffer buf, AlexDelta *d);
 
 /* alexdir.c */
 extern AlexDir *AlexDirAcquire(Relation index, Buffer *metabuf_out, bool keep_meta_lock);
@@ -295,13 +397,21 @@ typedef struct AlexNodeInput
 	int64		n;
 	bool		isnull;
 	bool		append_room;	/* leave room at the right for appends */
+	uint64		lo_key;			/* the node's fences: keys it may hold */
+	uint64		hi_key;
+	BlockNumber heap_blocks;	/* the heap's size, for the TID width */
+	int			tid_bits;		/* or 0: from the TIDs and heap_blocks */
+	int			off_bits;
 } AlexNodeInput;
 
-extern int64 AlexPlanNode(const uint64 *keys, int64 n, int64 hint);
+extern void AlexTidWidth(const ItemPointerData *tids, int64 n, BlockNumber heap_blocks,
+						 int *tid_bits, int *off_bits);
+extern int64 AlexPlanNode(const uint64 *keys, int64 n, int64 hint, uint64 lo_key,
+						  uint64 hi_key, int tid_bits);
 extern void AlexWriteNode(Relation index, const AlexNodeInput *in, AlexDirEntry *entry,
 						  uint64 node_id, bool building, ForkNumber forknum);
 extern void AlexRebuildNode(Relation index, int node_no, AlexDir *dir, Buffer metabuf,
-							bool append);
+							bool append, BlockNumber heap_blocks, ItemPointer newtid);
 
 /* alexbuild.c */
 extern IndexBuildResult *engram_alex_build(Relation heap, Relation index,

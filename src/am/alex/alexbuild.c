@@ -83,6 +83,8 @@ typedef struct NodeWriter
 	bool		isnull;
 	bool		first_of_kind;
 	int64		last_len;		/* entries the previous node took */
+	BlockNumber heap_blocks;	/* for the TID width */
+	int			tid_bits;
 } NodeWriter;
 
 static inline int64
@@ -173,6 +175,29 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
 }
 
+/* The lowest key the next node may hold: its fence */
+static uint64
+NodeLo(NodeWriter *w)
+{
+	return w->first_of_kind || w->n == w->start ? 0 : w->keys[w->start];
+}
+
+/* The highest key a node of the next len entries may hold: the next fence */
+static uint64
+NodeHi(NodeWriter *w, int64 len)
+{
+	if (w->isnull)
+		return 0;
+	return w->start + len < w->n ? w->keys[w->start + len] : PG_UINT64_MAX;
+}
+
+static int64
+PlanNode(NodeWriter *w)
+{
+	return AlexPlanNode(w->keys + w->start, w->n - w->start, w->last_len, NodeLo(w),
+						NodeHi(w, w->n - w->start), w->tid_bits);
+}
+
 /* Cut the first node off the waiting entries and write it */
 static void
 EmitNode(NodeWriter *w, int64 len)
@@ -192,19 +217,18 @@ EmitNode(NodeWriter *w, int64 len)
 	in.n = len;
 	in.isnull = w->isnull;
 	in.append_room = false;
+	in.lo_key = NodeLo(w);
+	in.hi_key = NodeHi(w, len);
+	in.heap_blocks = w->heap_blocks;
+	in.tid_bits = in.off_bits = 0;
 	AlexWriteNode(w->index, &in, e, w->next_node_id++, true, w->forknum);
 
 	/* fences: the first node of each kind starts at the kind's minimum */
+	e->lo_key = in.lo_key;
 	if (w->first_of_kind || len == 0)
-	{
-		e->lo_key = 0;
 		ItemPointerSet(&e->lo_tid, 0, 0);
-	}
 	else
-	{
-		e->lo_key = w->keys[w->start];
 		e->lo_tid = w->tids[w->start];
-	}
 	w->first_of_kind = false;
 	w->last_len = len;
 
@@ -218,7 +242,7 @@ AddEntry(NodeWriter *w, uint64 key, ItemPointer tid)
 	{
 		/* keep at least one full node waiting so the cut sees enough */
 		while (w->n - w->start >= w->bufcap / 2)
-			EmitNode(w, AlexPlanNode(w->keys + w->start, w->n - w->start, w->last_len));
+			EmitNode(w, PlanNode(w));
 		/* move what waits to the front, once per refill */
 		memmove(w->keys, w->keys + w->start, sizeof(uint64) * (w->n - w->start));
 		memmove(w->tids, w->tids + w->start, sizeof(ItemPointerData) * (w->n - w->start));
@@ -238,7 +262,7 @@ FlushNodes(NodeWriter *w)
 	if (w->n == w->start && w->first_of_kind)
 		EmitNode(w, 0);
 	while (w->n > w->start)
-		EmitNode(w, AlexPlanNode(w->keys + w->start, w->n - w->start, w->last_len));
+		EmitNode(w, PlanNode(w));
 }
 
 static void
@@ -254,10 +278,11 @@ StartKind(NodeWriter *w, bool isnull)
  * index) into forknum: meta page, data nodes, directory.
  */
 static void
-WriteIndex(Relation index, ForkNumber forknum, AlexBuildState *bs)
+WriteIndex(Relation index, ForkNumber forknum, AlexBuildState *bs, BlockNumber heap_blocks)
 {
 	NodeWriter	w;
 	Buffer		metabuf;
+	int			off_bits;
 
 	metabuf = ReadBufferExtended(index, forknum, P_NEW, RBM_NORMAL, NULL);
 	Assert(BufferGetBlockNumber(metabuf) == ALEX_METAPAGE_BLKNO);
@@ -271,7 +296,9 @@ WriteIndex(Relation index, ForkNumber forknum, AlexBuildState *bs)
 	w.cap = 64;
 	w.nodes = palloc(sizeof(AlexDirEntry) * w.cap);
 	w.next_node_id = 1;
-	w.bufcap = 4 * 32 * ALEX_SLOTS_PER_PAGE;
+	w.bufcap = 4 * 32 * ALEX_MAX_SLOTS_PER_PAGE;
+	w.heap_blocks = heap_blocks;
+	AlexTidWidth(NULL, 0, heap_blocks, &w.tid_bits, &off_bits);
 	w.keys = palloc(sizeof(uint64) * w.bufcap);
 	w.tids = palloc(sizeof(ItemPointerData) * w.bufcap);
 
@@ -369,7 +396,7 @@ engram_alex_build(Relation heap, Relation index, IndexInfo *indexInfo)
 									   BuildCallback, &bs, NULL);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs.indtuples);
 
-	WriteIndex(index, MAIN_FORKNUM, &bs);
+	WriteIndex(index, MAIN_FORKNUM, &bs, RelationGetNumberOfBlocks(heap));
 
 	if (bs.keysort)
 		tuplesort_end(bs.keysort);
@@ -391,5 +418,5 @@ engram_alex_build(Relation heap, Relation index, IndexInfo *indexInfo)
 void
 engram_alex_buildempty(Relation index)
 {
-	WriteIndex(index, INIT_FORKNUM, NULL);
+	WriteIndex(index, INIT_FORKNUM, NULL, 0);
 }

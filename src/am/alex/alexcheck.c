@@ -90,16 +90,14 @@ PosLess(bool isnull_a, uint64 ka, ItemPointer ta, bool isnull_b, uint64 kb, Item
 /* One data page: bitmap, order, gap fill, summary, fences */
 static void
 CheckPage(CheckState *cs, const AlexDir *dir, int n, uint32 p, Page page,
-		  uint64 *prevmax, bool *seen)
+		  uint64 *prevmax, bool *seen, AlexSlots *widths, bool *widths_seen)
 {
 	const AlexDirEntry *node = &dir->nodes[n];
 	bool		isnull = (node->flags & ALEX_NODE_NULLS) != 0;
 	BlockNumber blkno = node->first_block + p;
 	AlexPageOpaque opaque = AlexPageGetOpaque(page);
-	const uint64 *keys = AlexPageKeys(page);
-	const ItemPointerData *tids = AlexPageTids(page);
-	const uint8 *bitmap = AlexPageBitmap(page);
-	uint64		fill = PG_UINT64_MAX;
+	AlexSlots	sl;
+	uint64		fill;
 	int			count = 0;
 
 	if (opaque->kind != ALEX_PAGE_DATA || opaque->node_id != node->node_id ||
@@ -113,22 +111,56 @@ CheckPage(CheckState *cs, const AlexDir *dir, int n, uint32 p, Page page,
 		Problem(cs, "block %u: page of live node " UINT64_FORMAT " is marked dead or free",
 				blkno, node->node_id);
 
-	for (int s = ALEX_SLOTS_PER_PAGE - 1; s >= 0; s--)
+	/* the encoding (README, "Data pages"): the node's widths, and they fit */
+	if (opaque->nslots != node->nslots || opaque->nslots < 1 ||
+		opaque->nslots > ALEX_MAX_SLOTS_PER_PAGE ||
+		!((opaque->key_bits >= 1 && opaque->key_bits <= 57) ||
+		  (opaque->key_bits == 64 && opaque->key_base == 0)) ||
+		opaque->tid_bits > 57 || opaque->off_bits < ALEX_MIN_OFF_BITS ||
+		opaque->off_bits >= opaque->tid_bits || opaque->off_bits > 16 ||
+		AlexSlotsFit(opaque->key_bits, opaque->tid_bits) < opaque->nslots)
 	{
-		if (AlexSlotUsed(bitmap, s))
+		Problem(cs, "block %u: invalid encoding: %d slots (node: %d), %d-bit keys from " UINT64_FORMAT ", %d-bit TIDs with %d-bit offsets",
+				blkno, opaque->nslots, node->nslots, opaque->key_bits, opaque->key_base,
+				opaque->tid_bits, opaque->off_bits);
+		return;
+	}
+	AlexPageSlots(page, &sl);
+	if (((PageHeader) page)->pd_lower != (char *) sl.bitmap + (sl.nslots + 7) / 8 - (char *) page)
+		Problem(cs, "block %u: pd_lower is %u, the slot arrays end at %d", blkno,
+				((PageHeader) page)->pd_lower,
+				(int) ((char *) sl.bitmap + (sl.nslots + 7) / 8 - (char *) page));
+	if (*widths_seen &&
+		(opaque->key_bits != widths->key_bits || opaque->tid_bits != widths->tid_bits ||
+		 opaque->off_bits != widths->off_bits))
+		Problem(cs, "block %u: widths differ from those of the node's first page", blkno);
+	widths->key_bits = opaque->key_bits;
+	widths->tid_bits = opaque->tid_bits;
+	widths->off_bits = opaque->off_bits;
+	*widths_seen = true;
+
+	fill = sl.key_base + sl.key_mask;
+	for (int s = sl.nslots - 1; s >= 0; s--)
+	{
+		uint64		key = AlexGetKey(&sl, s);
+
+		if (AlexSlotUsed(sl.bitmap, s))
 		{
-			if (keys[s] > fill)
+			ItemPointerData tid;
+
+			if (key > fill)
 				Problem(cs, "block %u slot %d: key out of order", blkno, s);
-			fill = keys[s];
+			fill = key;
 			count++;
-			if (isnull && keys[s] != 0)
-				Problem(cs, "block %u slot %d: NULL entry with key " UINT64_FORMAT, blkno, s, keys[s]);
-			if (!ItemPointerIsValid((ItemPointer) &tids[s]))
+			if (isnull && key != 0)
+				Problem(cs, "block %u slot %d: NULL entry with key " UINT64_FORMAT, blkno, s, key);
+			AlexGetTid(&sl, s, &tid);
+			if (!ItemPointerIsValid(&tid))
 				Problem(cs, "block %u slot %d: invalid heap TID", blkno, s);
 		}
-		else if (keys[s] != fill)
+		else if (key != fill)
 			Problem(cs, "block %u slot %d: gap holds " UINT64_FORMAT ", expected " UINT64_FORMAT,
-					blkno, s, keys[s], fill);
+					blkno, s, key, fill);
 	}
 	if (count != opaque->count)
 		Problem(cs, "block %u: bitmap has %d entries, page header says %d", blkno, count,
@@ -143,26 +175,30 @@ CheckPage(CheckState *cs, const AlexDir *dir, int n, uint32 p, Page page,
 				blkno, node->node_id);
 	*seen = true;
 
-	for (int s = 0; s < ALEX_SLOTS_PER_PAGE; s++)
+	for (int s = 0; s < sl.nslots; s++)
 	{
 		ItemPointerData lo_tid = node->lo_tid;
 		AlexPos		pos;
+		uint64		key;
+		ItemPointerData tid;
 
-		if (!AlexSlotUsed(bitmap, s))
+		if (!AlexSlotUsed(sl.bitmap, s))
 			continue;
-		*prevmax = keys[s];
+		key = AlexGetKey(&sl, s);
+		AlexGetTid(&sl, s, &tid);
+		*prevmax = key;
 		/* within the node's fences, and found by the directory there */
-		if (PosLess(isnull, keys[s], (ItemPointer) &tids[s], isnull, node->lo_key, &lo_tid) ||
+		if (PosLess(isnull, key, &tid, isnull, node->lo_key, &lo_tid) ||
 			(n + 1 < dir->nnodes &&
-			 !PosLess(isnull, keys[s], (ItemPointer) &tids[s],
+			 !PosLess(isnull, key, &tid,
 					  (dir->nodes[n + 1].flags & ALEX_NODE_NULLS) != 0,
 					  dir->nodes[n + 1].lo_key,
 					  (ItemPointer) &dir->nodes[n + 1].lo_tid)))
 			Problem(cs, "block %u slot %d: entry outside the fences of node " UINT64_FORMAT,
 					blkno, s, node->node_id);
 		pos.isnull = isnull;
-		pos.key = keys[s];
-		pos.tid = tids[s];
+		pos.key = key;
+		pos.tid = tid;
 		if (AlexDirLocate(dir, &pos) != n)
 			Problem(cs, "block %u slot %d: the root model and directory lead to node %d, not %d",
 					blkno, s, AlexDirLocate(dir, &pos), n);
@@ -190,6 +226,8 @@ CheckIndex(CheckState *cs)
 		bool		isnull = (node->flags & ALEX_NODE_NULLS) != 0;
 		uint64		prevmax = 0;
 		bool		seen = false;
+		AlexSlots	widths = {0};
+		bool		widths_seen = false;
 
 		CHECK_FOR_INTERRUPTS();
 		if (isnull && first_null < 0)
@@ -213,7 +251,8 @@ CheckIndex(CheckState *cs)
 			Buffer		buf = ReadBuffer(index, node->first_block + p);
 
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			CheckPage(cs, dir, n, p, BufferGetPage(buf), &prevmax, &seen);
+			CheckPage(cs, dir, n, p, BufferGetPage(buf), &prevmax, &seen, &widths,
+					  &widths_seen);
 			UnlockReleaseBuffer(buf);
 		}
 	}
@@ -274,7 +313,7 @@ engram_alex_stats(PG_FUNCTION_ARGS)
 	{
 		const AlexDirEntry *node = &dir->nodes[n];
 		bool		isnull = (node->flags & ALEX_NODE_NULLS) != 0;
-		int64		nslots = (int64) node->npages * ALEX_SLOTS_PER_PAGE;
+		int64		nslots = (int64) node->npages * node->nslots;
 
 		if (isnull)
 			null_nodes++;
@@ -285,20 +324,22 @@ engram_alex_stats(PG_FUNCTION_ARGS)
 		{
 			Buffer		buf = ReadBuffer(index, node->first_block + p);
 			Page		page;
-			const uint64 *k;
-			const uint8 *bitmap;
+			AlexSlots	sl;
 
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			page = BufferGetPage(buf);
-			k = AlexPageKeys(page);
-			bitmap = AlexPageBitmap(page);
-			for (int s = 0; s < ALEX_SLOTS_PER_PAGE; s++)
+			AlexPageSlots(page, &sl);
+			/* alex_check reports a page that is not the node's */
+			if (AlexPageGetOpaque(page)->node_id != node->node_id ||
+				sl.nslots != node->nslots)
+				sl.nslots = 0;
+			for (int s = 0; s < sl.nslots; s++)
 			{
 				double		pred;
 				int64		predslot,
 							dist;
 
-				if (!AlexSlotUsed(bitmap, s))
+				if (!AlexSlotUsed(sl.bitmap, s))
 					continue;
 				if (isnull)
 				{
@@ -306,9 +347,9 @@ engram_alex_stats(PG_FUNCTION_ARGS)
 					continue;
 				}
 				keys++;
-				pred = AlexNodePredict(node, k[s]);
+				pred = AlexNodePredict(node, AlexGetKey(&sl, s));
 				predslot = pred < 0 ? 0 : pred >= nslots ? nslots - 1 : (int64) pred;
-				dist = llabs((int64) p * ALEX_SLOTS_PER_PAGE + s - predslot);
+				dist = llabs((int64) p * node->nslots + s - predslot);
 				sum_dist += dist;
 				max_dist = Max(max_dist, dist);
 			}

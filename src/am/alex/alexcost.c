@@ -72,7 +72,7 @@ engram_alex_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	genericcostestimate(root, path, loop_count, &costs);
 
 	/* the model and a short search over the directory: a few comparisons */
-	descent = (index->tuples > 1 ? ceil(log2(index->tuples / ALEX_SLOTS_PER_PAGE + 2)) : 1) *
+	descent = (index->tuples > 1 ? ceil(log2(index->tuples / ALEX_MAX_SLOTS_PER_PAGE + 2)) : 1) *
 		cpu_operator_cost;
 	costs.indexStartupCost += descent;
 	costs.indexTotalCost += costs.num_sa_scans * descent;

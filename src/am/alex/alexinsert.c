@@ -18,7 +18,6 @@
  */
 #include "postgres.h"
 
-#include "access/generic_xlog.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 
@@ -120,80 +119,116 @@ FindInsertPage(NodeCursor *nc, uint64 key, int p)
 	return p;
 }
 
+/* Slot to = slot from, as stored */
+static inline void
+CopySlot(AlexSlots *sl, int to, int from)
+{
+	AlexBitsSet(sl->keys, sl->key_bits, sl->key_mask, to,
+				AlexBitsGet(sl->keys, sl->key_bits, sl->key_mask, from));
+	AlexBitsSet(sl->tids, sl->tid_bits, sl->tid_mask, to,
+				AlexBitsGet(sl->tids, sl->tid_bits, sl->tid_mask, from));
+}
+
+/* Log slots [lo, hi] of a bit array of width bits */
+static void
+AddSlotRange(AlexDelta *d, Page page, char *array, int bits, int lo, int hi)
+{
+	uint64		first = ((uint64) lo * bits) >> 3;
+	uint64		last = ((uint64) hi * bits) >> 3;
+
+	/* AlexBitsSet writes the 8 bytes from a slot's first byte */
+	AlexDeltaAdd(d, page, array + first, (int) (last - first) + sizeof(uint64));
+}
+
 /*
  * Put (key, tid) into the page's gapped array near hint; false if the page
- * is full.  The caller holds the page exclusively.
+ * is full or cannot encode them (a key outside the page's range, a TID
+ * beyond the node's width: README, "Data pages"), which both call for a
+ * rebuild of the node.  The caller holds the page exclusively.  The change
+ * is logged from the slots it touched (alexwal.c).
  */
 static bool
 InsertIntoPage(Relation index, Buffer buf, uint64 key, ItemPointer tid, int hint)
 {
-	GenericXLogState *state;
-	Page		page;
-	uint64	   *keys;
-	ItemPointerData *tids;
-	uint8	   *bitmap;
-	int			n = ALEX_SLOTS_PER_PAGE;
+	Page		page = BufferGetPage(buf);
+	AlexPageOpaque opaque = AlexPageGetOpaque(page);
+	AlexSlots	sl;
+	AlexDelta	delta;
+	int			n;
 	int			pos,
 				target,
-				l,
-				r;
+				lo,
+				hi,
+				fill_lo;
 
-	if (AlexPageGetOpaque(BufferGetPage(buf))->count >= n)
+	AlexPageSlots(page, &sl);
+	n = sl.nslots;
+	if (opaque->count >= n || !AlexKeyFits(&sl, key) || !AlexTidFits(&sl, tid))
 		return false;
 
-	state = GenericXLogStart(index);
-	page = GenericXLogRegisterBuffer(state, buf, 0);
-	keys = AlexPageKeys(page);
-	tids = AlexPageTids(page);
-	bitmap = AlexPageBitmap(page);
-
-	pos = AlexPageLowerBound(page, key, hint);
-	if (pos < n && !AlexSlotUsed(bitmap, pos))
-		target = pos;			/* a gap exactly where the key belongs */
+	/* where the entry goes, and the run [lo, hi] that moves for it */
+	pos = AlexPageLowerBound(&sl, key, hint);
+	if (pos < n && !AlexSlotUsed(sl.bitmap, pos))
+		target = lo = hi = pos;	/* a gap exactly where the key belongs */
 	else
 	{
+		int			l,
+					r;
+
 		/* nearest gaps on either side; slots in between are all used */
-		for (r = pos + 1; r < n && AlexSlotUsed(bitmap, r); r++)
+		for (r = pos + 1; r < n && AlexSlotUsed(sl.bitmap, r); r++)
 			;
-		for (l = pos - 1; l >= 0 && AlexSlotUsed(bitmap, l); l--)
+		for (l = pos - 1; l >= 0 && AlexSlotUsed(sl.bitmap, l); l--)
 			;
 		if (r < n && (l < 0 || r - pos <= pos - l))
 		{
-			memmove(&keys[pos + 1], &keys[pos], sizeof(uint64) * (r - pos));
-			memmove(&tids[pos + 1], &tids[pos], sizeof(ItemPointerData) * (r - pos));
-			AlexSlotSet(bitmap, r, true);
-			target = pos;
+			target = lo = pos;	/* shift [pos, r) right by one */
+			hi = r;
 		}
 		else
 		{
 			Assert(l >= 0);
-			memmove(&keys[l], &keys[l + 1], sizeof(uint64) * (pos - 1 - l));
-			memmove(&tids[l], &tids[l + 1], sizeof(ItemPointerData) * (pos - 1 - l));
-			AlexSlotSet(bitmap, l, true);
-			target = pos - 1;
+			lo = l;				/* shift (l, pos) left by one */
+			target = hi = pos - 1;
 		}
 	}
-	keys[target] = key;
-	tids[target] = *tid;
-	AlexSlotSet(bitmap, target, true);
+
+	START_CRIT_SECTION();
+	if (lo < target)
+		for (int i = lo; i < target; i++)
+			CopySlot(&sl, i, i + 1);
+	else
+		for (int i = hi; i > target; i--)
+			CopySlot(&sl, i, i - 1);
+	AlexSlotSet(sl.bitmap, lo, true);
+	AlexSlotSet(sl.bitmap, hi, true);
+	AlexSetKey(&sl, target, key);
+	AlexSetTid(&sl, target, tid);
 
 	/*
 	 * Gaps just left of the new entry held the key that followed them; it
 	 * is now this one.  (After a shift to the left, the gaps left of the
 	 * shifted run still see the same key, now one slot further left.)
 	 */
-	for (int s = target - 1; s >= 0 && !AlexSlotUsed(bitmap, s); s--)
-		keys[s] = key;
+	fill_lo = target;
+	for (int s = target - 1; s >= 0 && !AlexSlotUsed(sl.bitmap, s); s--)
 	{
-		AlexPageOpaque opaque = AlexPageGetOpaque(page);
-
-		if (opaque->count == 0 || key < opaque->minkey)
-			opaque->minkey = key;
-		if (opaque->count == 0 || key > opaque->maxkey)
-			opaque->maxkey = key;
-		opaque->count++;
+		AlexSetKey(&sl, s, key);
+		fill_lo = s;
 	}
-	GenericXLogFinish(state);
+	if (opaque->count == 0 || key < opaque->minkey)
+		opaque->minkey = key;
+	if (opaque->count == 0 || key > opaque->maxkey)
+		opaque->maxkey = key;
+	opaque->count++;
+
+	delta.nranges = 0;
+	AddSlotRange(&delta, page, sl.keys, sl.key_bits, Min(fill_lo, lo), hi);
+	AddSlotRange(&delta, page, sl.tids, sl.tid_bits, lo, hi);
+	AlexDeltaAdd(&delta, page, sl.bitmap + (lo >> 3), (hi >> 3) - (lo >> 3) + 1);
+	AlexDeltaAdd(&delta, page, opaque, sizeof(AlexPageOpaqueData));
+	AlexLogDelta(index, buf, &delta);
+	END_CRIT_SECTION();
 	return true;
 }
 
@@ -218,7 +253,8 @@ InsertIntoNode(Relation index, const AlexDirEntry *node, uint64 key, ItemPointer
 {
 	NodeCursor	nc;
 	double		pred = AlexNodePredict(node, key);
-	int64		nslots = (int64) node->npages * ALEX_SLOTS_PER_PAGE;
+	int			per_page = node->nslots;
+	int64		nslots = (int64) node->npages * per_page;
 	int64		slot = pred < 0 ? 0 : pred >= nslots ? nslots - 1 : (int64) pred;
 	int			p;
 	InsertResult result = INSERT_NODE_FULL;
@@ -229,10 +265,33 @@ InsertIntoNode(Relation index, const AlexDirEntry *node, uint64 key, ItemPointer
 	nc.headbuf = ReadBuffer(index, node->first_block);
 	LockBuffer(nc.headbuf, BUFFER_LOCK_EXCLUSIVE);
 
-	p = FindInsertPage(&nc, key, (int) (slot / ALEX_SLOTS_PER_PAGE));
-	if (TryPage(&nc, p, key, tid, (int) (slot - (int64) p * ALEX_SLOTS_PER_PAGE)))
-		result = INSERT_DONE;
-	else
+	p = (int) (slot / per_page);
+	if (p != 0)
+	{
+		/*
+		 * The usual case in one visit: the model's page spans the key and has
+		 * room.  (Exclusive at once: we hold the node's first page, so no
+		 * other writer is in the node, and a share lock would only have to
+		 * be traded in.)
+		 */
+		Buffer		buf = ReadBuffer(index, node->first_block + p);
+		AlexPageOpaque opaque;
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		opaque = AlexPageGetOpaque(BufferGetPage(buf));
+		if (opaque->node_id == node->node_id && opaque->count > 0 &&
+			opaque->minkey <= key && key <= opaque->maxkey &&
+			InsertIntoPage(index, buf, key, tid, (int) (slot - (int64) p * per_page)))
+			result = INSERT_DONE;
+		UnlockReleaseBuffer(buf);
+	}
+	if (result != INSERT_DONE)
+	{
+		p = FindInsertPage(&nc, key, p);
+		if (TryPage(&nc, p, key, tid, (int) (slot - (int64) p * per_page)))
+			result = INSERT_DONE;
+	}
+	if (result != INSERT_DONE)
 	{
 		/* a full page: equal keys may also go to the neighbours */
 		for (int step = -1; step <= 1 && result != INSERT_DONE; step += 2)
@@ -253,7 +312,7 @@ InsertIntoNode(Relation index, const AlexDirEntry *node, uint64 key, ItemPointer
 					 Summary(&nc, next)->minkey < key))
 					break;
 				if (TryPage(&nc, next, key, tid,
-							step < 0 ? ALEX_SLOTS_PER_PAGE - 1 : 0))
+							step < 0 ? per_page - 1 : 0))
 				{
 					result = INSERT_DONE;
 					break;
@@ -313,7 +372,8 @@ engram_alex_insert(Relation index, Datum *values, bool *isnull,
 		dir = AlexDirGetLocked(index, BufferGetPage(metabuf));
 		i = AlexDirLocate(dir, &pos);
 		if (dir->nodes[i].node_id == node_id)
-			AlexRebuildNode(index, i, dir, metabuf, r == INSERT_NODE_FULL_APPEND);
+			AlexRebuildNode(index, i, dir, metabuf, r == INSERT_NODE_FULL_APPEND,
+							heapRel ? RelationGetNumberOfBlocks(heapRel) : 0, &pos.tid);
 		UnlockReleaseBuffer(metabuf);
 		CHECK_FOR_INTERRUPTS();
 	}

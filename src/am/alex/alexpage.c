@@ -13,6 +13,7 @@
 #include "access/generic_xlog.h"
 #include "access/transam.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "utils/timestamp.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
@@ -21,7 +22,6 @@
 #include "am/alex/alex.h"
 #include "pageutil.h"
 
-StaticAssertDecl(ALEX_SLOTS_PER_PAGE > 64, "data pages must hold more than 64 slots");
 StaticAssertDecl(sizeof(AlexMetaPageData) <= BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - 64,
 				 "meta page does not fit");
 
@@ -35,18 +35,77 @@ AlexInitPage(Page page, uint8 kind, uint16 flags)
 	opaque->kind = kind;
 	opaque->flags = flags;
 	opaque->page_id = ALEX_PAGE_ID;
-	if (kind == ALEX_PAGE_DATA)
-	{
-		uint64	   *keys = AlexPageKeys(page);
+}
 
-		/* the arrays are page contents, not a hole GenericXLog may skip */
-		((PageHeader) page)->pd_lower = (char *) AlexPageBitmap(page) +
-			(ALEX_SLOTS_PER_PAGE + 7) / 8 - (char *) page;
-		memset(PageGetContents(page), 0,
-			   ((PageHeader) page)->pd_lower - MAXALIGN(SizeOfPageHeaderData));
-		for (int i = 0; i < ALEX_SLOTS_PER_PAGE; i++)
-			keys[i] = PG_UINT64_MAX;
-	}
+/* Bits to hold v (at least one) */
+int
+AlexBitsFor(uint64 v)
+{
+	return v == 0 ? 1 : pg_leftmost_one_pos64(v) + 1;
+}
+
+static int
+SlotArrayBytes(int nslots, int key_bits, int tid_bits)
+{
+	return AlexBitArrayBytes(nslots, key_bits) + AlexBitArrayBytes(nslots, tid_bits) +
+		(nslots + 7) / 8;
+}
+
+/* The most slots a data page holds with these widths */
+int
+AlexSlotsFit(int key_bits, int tid_bits)
+{
+	int			n = Min(ALEX_MAX_SLOTS_PER_PAGE,
+						(int) ((int64) (ALEX_SLOT_AREA - 24) * 8 / (key_bits + tid_bits + 1)));
+
+	while (n > 1 && SlotArrayBytes(n, key_bits, tid_bits) > ALEX_SLOT_AREA)
+		n--;
+	return n;
+}
+
+/*
+ * A data page of nslots slots, all gaps.  key_bits is 1..57 or 64 (then
+ * key_base is 0): the arrays are read with 8-byte loads (alex.h).
+ */
+void
+AlexInitDataPage(Page page, int nslots, uint64 key_base, int key_bits, int tid_bits,
+				 int off_bits)
+{
+	AlexPageOpaque opaque;
+	int			len = SlotArrayBytes(nslots, key_bits, tid_bits);
+
+	Assert((key_bits >= 1 && key_bits <= 57) || (key_bits == 64 && key_base == 0));
+	Assert(tid_bits <= 57 && off_bits < tid_bits && len <= ALEX_SLOT_AREA);
+	AlexInitPage(page, ALEX_PAGE_DATA, 0);
+	opaque = AlexPageGetOpaque(page);
+	opaque->nslots = nslots;
+	opaque->key_base = key_base;
+	opaque->key_bits = key_bits;
+	opaque->tid_bits = tid_bits;
+	opaque->off_bits = off_bits;
+	/* the arrays are page contents, not a hole GenericXLog may skip */
+	((PageHeader) page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) + len;
+	memset(PageGetContents(page), 0, len);
+	/* every slot a last gap: all ones */
+	memset(PageGetContents(page), 0xFF, ((int64) nslots * key_bits + 7) / 8);
+}
+
+void
+AlexPageSlots(Page page, AlexSlots *sl)
+{
+	AlexPageOpaque opaque = AlexPageGetOpaque(page);
+	char	   *base = PageGetContents(page);
+
+	sl->nslots = opaque->nslots;
+	sl->key_base = opaque->key_base;
+	sl->key_bits = opaque->key_bits;
+	sl->tid_bits = opaque->tid_bits;
+	sl->off_bits = opaque->off_bits;
+	sl->key_mask = sl->key_bits >= 64 ? PG_UINT64_MAX : (UINT64CONST(1) << sl->key_bits) - 1;
+	sl->tid_mask = (UINT64CONST(1) << sl->tid_bits) - 1;
+	sl->keys = base;
+	sl->tids = base + AlexBitArrayBytes(sl->nslots, sl->key_bits);
+	sl->bitmap = (uint8 *) sl->tids + AlexBitArrayBytes(sl->nslots, sl->tid_bits);
 }
 
 /*
@@ -176,24 +235,25 @@ void
 AlexFillGaps(Page page)
 {
 	AlexPageOpaque opaque = AlexPageGetOpaque(page);
-	uint64	   *keys = AlexPageKeys(page);
-	uint8	   *bitmap = AlexPageBitmap(page);
-	uint64		fill = PG_UINT64_MAX;
+	AlexSlots	sl;
+	uint64		fill;
 	int			count = 0;
 	bool		seen = false;
 
-	for (int i = ALEX_SLOTS_PER_PAGE - 1; i >= 0; i--)
+	AlexPageSlots(page, &sl);
+	fill = sl.key_base + sl.key_mask;
+	for (int i = sl.nslots - 1; i >= 0; i--)
 	{
-		if (AlexSlotUsed(bitmap, i))
+		if (AlexSlotUsed(sl.bitmap, i))
 		{
-			fill = keys[i];
+			fill = AlexGetKey(&sl, i);
 			if (!seen)
 				opaque->maxkey = fill;
 			seen = true;
 			count++;
 		}
 		else
-			keys[i] = fill;
+			AlexSetKey(&sl, i, fill);
 	}
 	opaque->count = count;
 	opaque->minkey = count > 0 ? fill : 0;
@@ -202,27 +262,26 @@ AlexFillGaps(Page page)
 }
 
 /*
- * First slot whose key is >= key (ALEX_SLOTS_PER_PAGE if none): an
- * exponential search outwards from the predicted slot, then a binary search
- * in the bracket found.  The keys array is sorted, gaps included.
+ * First slot whose key is >= key (nslots if none): an exponential search
+ * outwards from the predicted slot, then a binary search in the bracket
+ * found.  The keys array is sorted, gaps included.
  */
 int
-AlexPageLowerBound(Page page, uint64 key, int hint)
+AlexPageLowerBound(const AlexSlots *sl, uint64 key, int hint)
 {
-	const uint64 *keys = AlexPageKeys(page);
-	int			n = ALEX_SLOTS_PER_PAGE;
+	int			n = sl->nslots;
 	int			lo,
 				hi;
 
 	hint = Max(0, Min(hint, n - 1));
-	if (keys[hint] >= key)
+	if (AlexGetKey(sl, hint) >= key)
 	{
 		/* answer in [lo, hint] */
 		int			step = 1;
 
 		hi = hint;
 		lo = hint - step;
-		while (lo > 0 && keys[lo] >= key)
+		while (lo > 0 && AlexGetKey(sl, lo) >= key)
 		{
 			hi = lo;
 			step <<= 1;
@@ -237,7 +296,7 @@ AlexPageLowerBound(Page page, uint64 key, int hint)
 
 		lo = hint + 1;
 		hi = hint + step;
-		while (hi < n && keys[hi] < key)
+		while (hi < n && AlexGetKey(sl, hi) < key)
 		{
 			lo = hi + 1;
 			step <<= 1;
@@ -249,7 +308,7 @@ AlexPageLowerBound(Page page, uint64 key, int hint)
 	{
 		int			mid = lo + (hi - lo) / 2;
 
-		if (keys[mid] >= key)
+		if (AlexGetKey(sl, mid) >= key)
 			hi = mid;
 		else
 			lo = mid + 1;

@@ -41,7 +41,7 @@ engram_alex_beginscan(Relation index, int nkeys, int norderbys)
 	so->keytype = AlexGetKeyType(TupleDescAttr(RelationGetDescr(index), 0)->atttypid);
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "engram_alex scan",
 									ALLOCSET_SMALL_SIZES);
-	so->items = palloc(sizeof(AlexItem) * ALEX_SLOTS_PER_PAGE);
+	so->items = palloc(sizeof(AlexItem) * ALEX_MAX_SLOTS_PER_PAGE);
 	so->metabuf = InvalidBuffer;
 	scan->opaque = so;
 	scan->xs_itupdesc = RelationGetDescr(index);
@@ -150,7 +150,7 @@ static inline int
 PredictedSlot(const AlexDirEntry *node, uint64 key)
 {
 	double		pred = AlexNodePredict(node, key);
-	int64		nslots = (int64) node->npages * ALEX_SLOTS_PER_PAGE;
+	int64		nslots = (int64) node->npages * node->nslots;
 
 	return (int) (pred < 0 ? 0 : pred >= nslots ? nslots - 1 : (int64) pred);
 }
@@ -182,7 +182,7 @@ StartRange(IndexScanDesc scan)
 	so->node_no = AlexDirLocate(so->dir, &pos);
 	node = &so->dir->nodes[so->node_no];
 	so->slot_hint = PredictedSlot(node, pos.key);
-	p = so->slot_hint / ALEX_SLOTS_PER_PAGE;
+	p = so->slot_hint / node->nslots;
 	buf = ReadNodePage(scan, so->node_no, p);
 
 	/*
@@ -239,55 +239,55 @@ LoadPage(IndexScanDesc scan, Buffer buf)
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
 	AlexRange  *range = &so->ranges[so->range_no];
 	bool		forward = ScanDirectionIsForward(so->dir_of_scan);
-	Page		page;
-	const uint64 *keys;
-	const ItemPointerData *tids;
-	const uint8 *bitmap;
-	int			hint = so->slot_hint - so->page_no * ALEX_SLOTS_PER_PAGE;
+	AlexSlots	sl;
+	int			hint = so->slot_hint - so->page_no * so->dir->nodes[so->node_no].nslots;
 	int			n = 0;
 
 	if (!BufferIsValid(buf))
 		buf = ReadNodePage(scan, so->node_no, so->page_no);
-	page = BufferGetPage(buf);
-	keys = AlexPageKeys(page);
-	tids = AlexPageTids(page);
-	bitmap = AlexPageBitmap(page);
-	so->slot_hint = forward ? 0 : ALEX_SLOTS_PER_PAGE - 1;
+	AlexPageSlots(BufferGetPage(buf), &sl);
+	so->slot_hint = forward ? 0 : sl.nslots - 1;
 	if (forward)
 	{
-		int			s = AlexPageLowerBound(page, range->lo, hint);
+		int			s = AlexPageLowerBound(&sl, range->lo, hint);
 
-		for (; s < ALEX_SLOTS_PER_PAGE; s++)
+		for (; s < sl.nslots; s++)
 		{
-			if (!AlexSlotUsed(bitmap, s))
+			uint64		key;
+
+			if (!AlexSlotUsed(sl.bitmap, s))
 				continue;
-			if (keys[s] > range->hi)
+			key = AlexGetKey(&sl, s);
+			if (key > range->hi)
 			{
 				so->range_open = false;
 				break;
 			}
-			so->items[n].key = keys[s];
-			so->items[n].tid = tids[s];
+			so->items[n].key = key;
+			AlexGetTid(&sl, s, &so->items[n].tid);
 			so->items[n].isnull = false;
 			n++;
 		}
 	}
 	else
 	{
-		int			s = range->hi == PG_UINT64_MAX ? ALEX_SLOTS_PER_PAGE :
-			AlexPageLowerBound(page, range->hi + 1, hint);
+		int			s = range->hi == PG_UINT64_MAX ? sl.nslots :
+			AlexPageLowerBound(&sl, range->hi + 1, hint);
 
 		for (s--; s >= 0; s--)
 		{
-			if (!AlexSlotUsed(bitmap, s))
+			uint64		key;
+
+			if (!AlexSlotUsed(sl.bitmap, s))
 				continue;
-			if (keys[s] < range->lo)
+			key = AlexGetKey(&sl, s);
+			if (key < range->lo)
 			{
 				so->range_open = false;
 				break;
 			}
-			so->items[n].key = keys[s];
-			so->items[n].tid = tids[s];
+			so->items[n].key = key;
+			AlexGetTid(&sl, s, &so->items[n].tid);
 			so->items[n].isnull = false;
 			n++;
 		}
@@ -304,19 +304,18 @@ LoadNullPage(IndexScanDesc scan)
 	AlexScanOpaque so = (AlexScanOpaque) scan->opaque;
 	bool		forward = ScanDirectionIsForward(so->dir_of_scan);
 	Buffer		buf = ReadNodePage(scan, so->node_no, so->page_no);
-	Page		page = BufferGetPage(buf);
-	const ItemPointerData *tids = AlexPageTids(page);
-	const uint8 *bitmap = AlexPageBitmap(page);
+	AlexSlots	sl;
 	int			n = 0;
 
-	for (int i = 0; i < ALEX_SLOTS_PER_PAGE; i++)
+	AlexPageSlots(BufferGetPage(buf), &sl);
+	for (int i = 0; i < sl.nslots; i++)
 	{
-		int			s = forward ? i : ALEX_SLOTS_PER_PAGE - 1 - i;
+		int			s = forward ? i : sl.nslots - 1 - i;
 
-		if (AlexSlotUsed(bitmap, s))
+		if (AlexSlotUsed(sl.bitmap, s))
 		{
 			so->items[n].key = 0;
-			so->items[n].tid = tids[s];
+			AlexGetTid(&sl, s, &so->items[n].tid);
 			so->items[n].isnull = true;
 			n++;
 		}

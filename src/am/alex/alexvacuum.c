@@ -33,23 +33,30 @@ VacuumPage(Relation index, Buffer buf, IndexBulkDeleteCallback callback,
 		   void *callback_state, IndexBulkDeleteResult *stats)
 {
 	Page		page = BufferGetPage(buf);
-	const ItemPointerData *tids = AlexPageTids(page);
-	const uint8 *bitmap = AlexPageBitmap(page);
-	int			dead[ALEX_SLOTS_PER_PAGE];
+	AlexSlots	sl;
+	int			dead[ALEX_MAX_SLOTS_PER_PAGE];
 	int			ndead = 0;
 
-	for (int s = 0; s < ALEX_SLOTS_PER_PAGE; s++)
-		if (AlexSlotUsed(bitmap, s) && callback((ItemPointer) &tids[s], callback_state))
+	AlexPageSlots(page, &sl);
+	for (int s = 0; s < sl.nslots; s++)
+	{
+		ItemPointerData tid;
+
+		if (!AlexSlotUsed(sl.bitmap, s))
+			continue;
+		AlexGetTid(&sl, s, &tid);
+		if (callback(&tid, callback_state))
 			dead[ndead++] = s;
+	}
 
 	if (ndead > 0)
 	{
 		GenericXLogState *state = GenericXLogStart(index);
 		Page		copy = GenericXLogRegisterBuffer(state, buf, 0);
-		uint8	   *bits = AlexPageBitmap(copy);
 
+		AlexPageSlots(copy, &sl);
 		for (int i = 0; i < ndead; i++)
-			AlexSlotSet(bits, dead[i], false);
+			AlexSlotSet(sl.bitmap, dead[i], false);
 		AlexFillGaps(copy);
 		GenericXLogFinish(state);
 		stats->tuples_removed += ndead;
