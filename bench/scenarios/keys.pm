@@ -12,8 +12,10 @@ my $SQL = "$Bench::BENCH/sql";
 my $GEN = "$Bench::BENCH/data/gen_keys";
 
 our %DEFAULTS = (
-	'keys' => { rows => 10_000_000, dists => 'sequential,uniform,lognormal,bursty', reps => 3, secs => 10, probes => 100_000 },
-	'keys-quick' => { rows => 1_000_000, dists => 'sequential,uniform,lognormal,bursty', reps => 3, secs => 3, probes => 100_000 },
+	'keys' => { rows => 10_000_000, dists => 'sequential,uniform,lognormal,bursty', reps => 3, secs => 10, probes => 100_000,
+		lookup_rounds => 8, lookup_secs => 5 },
+	'keys-quick' => { rows => 1_000_000, dists => 'sequential,uniform,lognormal,bursty', reps => 3, secs => 3, probes => 100_000,
+		lookup_rounds => 4, lookup_secs => 3 },
 );
 
 # SQL fallback when bench/data/gen_keys is absent; u(x) maps a 64-bit hash to [0, 1)
@@ -96,12 +98,6 @@ sub run
 				push @{ $m{$sys}{index_size_mb} }, $b->psql($db, "SELECT pg_relation_size('${t}_k_idx')") / 1048576;
 				$b->psql($db, "ANALYZE $t;");
 
-				my $r = $b->pgbench($db, secs => $o->{secs}, clients => 1, scripts => [$lookup], vars => { np => $np }, per_statement => 1);
-				push @{ $m{$sys}{lookup_tps} }, $r->{tps};
-				my ($st) = grep { /^SELECT v FROM/ } keys %{ $r->{stmt_ms} };
-				push @{ $m{$sys}{lookup_stmt_us} }, $st ? $r->{stmt_ms}{$st} * 1000 : undef;
-				push @{ $m{$sys}{lookup_p99_us} }, Bench::pct(99, $r->{lat_us});
-
 				my $nl = 'SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_seqscan = off; SET enable_bitmapscan = off;';
 				for my $j ([ 'join_heap', "SELECT count(t.v) FROM probes p JOIN $t t ON t.k = p.k" ],
 					[ 'join_ios', "SELECT count(*) FROM probes p JOIN $t t ON t.k = p.k" ]) {
@@ -126,41 +122,128 @@ sub run
 					push @{ $m{$sys}{"range_$RANGES[$ri][0]_ms"} }, Bench::median(@ms);
 				}
 
-				$r = $b->pgbench($db, secs => $o->{secs}, clients => 1, scripts => [$insert], vars => { kmin => $kmin, kmax => $kmax });
+				# pinned to one CPU with its backend, then free (see measure_lookups)
+				$b->pin_server(1);
+				my $r = $b->pgbench($db, secs => $o->{secs}, clients => 1, scripts => [$insert], vars => { kmin => $kmin, kmax => $kmax }, cpu => 1);
 				push @{ $m{$sys}{insert_tps} }, $r->{tps};
+				$b->pin_server(undef);
+				my $ru = $b->pgbench($db, secs => $o->{secs}, clients => 1, scripts => [$insert], vars => { kmin => $kmin, kmax => $kmax });
+				push @{ $m{$sys}{insert_tps_unpinned} }, $ru->{tps};
 				$b->psql($db, "DELETE FROM $t WHERE v = -1; VACUUM $t; VACUUM $t;");
-				$b->log(sprintf('%s %s rep %d: build %.2f s, lookup %.0f tx/s, insert %.0f tx/s', $d, $sys, $rep, $ms / 1000,
-					$m{$sys}{lookup_tps}[-1], $r->{tps}));
+				$b->log(sprintf('%s %s rep %d: build %.2f s, insert %.0f tx/s pinned, %.0f unpinned', $d, $sys, $rep, $ms / 1000, $r->{tps}, $ru->{tps}));
 			}
 		}
+		$b->psql($db, "DROP INDEX IF EXISTS ${t}_k_idx;");
+		measure_lookups($b, $db, $t, $np, $lookup, \@sys, \%m);
 		$b->psql($db, "DROP TABLE $t, probes;");
 		for my $sys (@sys) {
 			for my $name (sort keys %{ $m{$sys} }) {
-				my $unit = $name =~ /_s$/ ? 's' : $name =~ /_ms$/ ? 'ms' : $name =~ /_us/ ? 'us' : $name =~ /tps/ ? 'tx/s' : $name =~ /mb$/ ? 'MiB' : 'count';
+				my $unit = $name =~ /_ratio$/ ? 'ratio' : $name =~ /_s$/ ? 's' : $name =~ /_ms$/ ? 'ms' : $name =~ /_us/ ? 'us' : $name =~ /tps/ ? 'tx/s' : $name =~ /mb$/ ? 'MiB' : 'count';
 				$b->record(system => $sys, name => $name, unit => $unit, params => { dist => $d, rows => $n }, samples => $m{$sys}{$name});
 			}
 			my $g = sub { $b->get($sys, $_[0], dist => $d) };
 			push @rows, [ $d, $sys, Bench::fmt($g->('build_time_s'), 2), Bench::fmt($g->('index_size_mb'), 1),
-				Bench::fmt($g->('lookup_tps'), 0), Bench::fmt($g->('lookup_stmt_us'), 1),
+				Bench::fmt($g->('lookup_tps'), 0), Bench::fmt($g->('lookup_stmt_us'), 1), Bench::fmt($g->('lookup_tps_unpinned'), 0),
+				Bench::fmt($g->('lookup_server_us'), 2),
 				Bench::fmt($g->('join_heap_us_per_probe'), 2), Bench::fmt($g->('join_heap_buffers_per_probe'), 2),
 				Bench::fmt($g->('join_ios_us_per_probe'), 2), Bench::fmt($g->('join_ios_heap_fetches_per_probe'), 2),
-				map({ Bench::fmt($g->("range_$_->[0]_ms"), 2) } @RANGES), Bench::fmt($g->('insert_tps'), 0) ];
+				map({ Bench::fmt($g->("range_$_->[0]_ms"), 2) } @RANGES), Bench::fmt($g->('insert_tps'), 0),
+				Bench::fmt($g->('insert_tps_unpinned'), 0) ];
 		}
 	}
 	my $md = "## Ordered index on int8 keys: $n rows per distribution\n\n";
 	$md .= "Keys: " . ($use_gen ? 'bench/data/gen_keys' : 'SQL generate_series + hashint8extended') . ".  Median of $o->{reps} interleaved repetitions (each rebuilds the index).  ";
-	$md .= "Lookups: pgbench -M prepared, 1 client, $o->{secs} s; tx = probe-key fetch + lookup, 'lookup µs' = the indexed statement alone (pgbench -r).  ";
+	$md .= "Lookups: one copy of the table per index (same rows, same order), both indexed at once and prewarmed into shared buffers (pg_prewarm), "
+	  . "then $o->{lookup_rounds} rounds of pgbench -M prepared, 1 client, $o->{lookup_secs} s per index, the order alternating (A B, B A, ...), "
+	  . "pgbench and the server's backends on one CPU ('lookup tx/s': on this VM a wakeup across vCPUs costs ~120 µs and would be most of a lookup's time) "
+	  . "and then unpinned; "
+	  . "tx = probe-key fetch + lookup, 'lookup µs' = the indexed statement alone (pgbench -r), 'server µs' = one lookup in a PL/pgSQL loop over the "
+	  . "$o->{probes} probe keys (prepared plan, executor start and end included, no client round trip).  ";
 	$md .= "Joins: $o->{probes} probes, nested loop forced (enable_hashjoin/mergejoin = off), heap = index scan reading v, IOS = index-only count(*) after VACUUM; from EXPLAIN (ANALYZE, TIMING OFF).  ";
-	$md .= "Ranges: count(*) over key ranges holding that fraction of rows (median of 5 ranges).  Inserts: pgbench, 1 client, one random key per tx.\n\n";
-	$md .= Bench::md_table([ 'dist', 'index', 'build s', 'size MiB', 'lookup tx/s', 'lookup µs', 'join heap µs/probe', 'join heap buffers/probe',
-		'join IOS µs/probe', 'IOS heap fetch/probe', map({ "range $_->[0] ms" } @RANGES), 'insert tx/s' ], @rows);
+	$md .= "Ranges: count(*) over key ranges holding that fraction of rows (median of 5 ranges).  Inserts: pgbench, 1 client, one random key per tx, $o->{secs} s pinned to one CPU with its backend, then $o->{secs} s unpinned.\n\n";
+	$md .= Bench::md_table([ 'dist', 'index', 'build s', 'size MiB', 'lookup tx/s', 'lookup µs', 'lookup tx/s unpinned', 'server µs', 'join heap µs/probe', 'join heap buffers/probe',
+		'join IOS µs/probe', 'IOS heap fetch/probe', map({ "range $_->[0] ms" } @RANGES), 'insert tx/s', 'insert tx/s unpinned' ], @rows);
 	if (@sys > 1) {
 		$md .= "\n## engram_alex / btree\n\n";
-		$md .= Bench::md_table([ 'dist', 'build', 'size', 'lookup tx/s', 'join heap', 'join IOS', 'insert tx/s' ],
-			map { my $d = $_; [ $d, map { Bench::ratio($b->get('engram_alex', $_, dist => $d), $b->get('btree', $_, dist => $d)) }
-				qw(build_time_s index_size_mb lookup_tps join_heap_us_per_probe join_ios_us_per_probe insert_tps) ] } @dists);
+		$md .= Bench::md_table([ 'dist', 'build', 'size', 'lookup tx/s', 'lookup tx/s, paired', 'unpinned, paired', 'server µs', 'join heap', 'join IOS', 'insert tx/s', 'insert unpinned' ],
+			map {
+				my $d = $_;
+				my $rt = sub { Bench::ratio($b->get('engram_alex', $_[0], dist => $d), $b->get('btree', $_[0], dist => $d)) };
+				[ $d, (map { $rt->($_) } qw(build_time_s index_size_mb lookup_tps)),
+					(map { Bench::fmt($b->get('engram_alex', $_, dist => $d), 2) } qw(lookup_tps_ratio lookup_tps_ratio_unpinned)),
+					map { $rt->($_) } qw(lookup_server_us join_heap_us_per_probe join_ios_us_per_probe insert_tps insert_tps_unpinned) ]
+			} @dists);
+		$md .= "\n'paired': median over the rounds of engram_alex's tx/s divided by btree's in the same round.\n";
 	}
 	$b->{md_body} = $md;
+}
+
+# Point lookups through each system's index, side by side: every system gets a
+# copy of the table (same rows in the same physical order) with its index, all
+# of them and the probe table are read into shared buffers first, and the
+# pgbench runs alternate between the systems, in the opposite order every other
+# round, so that drift and noise on this shared machine fall on all of them.
+# A lookup costs a few microseconds of the ~150 µs a pgbench statement takes
+# (two round trips), so a cold cache or a rebuild just before would decide the
+# figure; the server-side loop measures the lookup without the client.
+sub measure_lookups
+{
+	my ($b, $db, $t, $np, $lookup, $sys, $m) = @_;
+	my $o = $b->{opts};
+	my %tbl;
+	$b->psql($db, 'CREATE EXTENSION IF NOT EXISTS pg_prewarm;');
+	for my $i (0 .. $#$sys) {
+		my $lt = "${t}_l$i";
+		$tbl{ $sys->[$i] } = $lt;
+		$b->psql($db, "SET synchronize_seqscans = off; DROP TABLE IF EXISTS $lt; CREATE TABLE $lt AS SELECT * FROM $t;
+			CREATE INDEX ${lt}_k_idx ON $lt USING $sys->[$i] (k);");
+		$b->psql($db, "VACUUM (FREEZE, ANALYZE) $lt; VACUUM $lt;");
+		(my $s = Bench::slurp($lookup)) =~ s/\b$t\b/$lt/g;
+		Bench::spew("$b->{tmp}/lookup-$lt.pgbench", $s);
+		$b->psql($db, "CREATE OR REPLACE FUNCTION bench_lookup_$lt() RETURNS float8 LANGUAGE plpgsql AS \$f\$
+			DECLARE ks int8[]; r int8; t0 timestamptz;
+			BEGIN
+				SELECT array_agg(k ORDER BY rn) INTO ks FROM probes;
+				t0 := clock_timestamp();
+				FOR i IN 1 .. array_length(ks, 1) LOOP
+					SELECT v INTO r FROM $lt WHERE k = ks[i];
+				END LOOP;
+				RETURN extract(epoch FROM clock_timestamp() - t0) * 1e6 / array_length(ks, 1);
+			END \$f\$;");
+	}
+	$b->psql($db, "CHECKPOINT; SELECT sum(pg_prewarm(c)) FROM unnest(ARRAY['probes', 'probes_pkey', "
+		  . join(', ', map { ("'$_'", "'${_}_k_idx'") } sort values %tbl) . "]::regclass[]) c;");
+	# Each round: pgbench and its backend on one CPU (what a lookup costs the
+	# server, see Bench::pin_server), then free to run anywhere (what a client
+	# on this VM sees).
+	my %tps;
+	for my $round (1 .. $o->{lookup_rounds}) {
+		my @order = $round % 2 ? @$sys : reverse @$sys;
+		for my $pin (1, 0) {
+			my $sfx = $pin ? '' : '_unpinned';
+			$b->pin_server($pin ? 1 : undef);
+			for my $s (@order) {
+				my $lt = $tbl{$s};
+				my $r = $b->pgbench($db, secs => $o->{lookup_secs}, clients => 1, scripts => ["$b->{tmp}/lookup-$lt.pgbench"],
+					vars => { np => $np }, per_statement => 1, cpu => $pin ? 1 : undef);
+				push @{ $m->{$s}{"lookup_tps$sfx"} }, $r->{tps};
+				$tps{$sfx}{$s}[ $round - 1 ] = $r->{tps};
+				my ($st) = grep { /^SELECT v FROM/ } keys %{ $r->{stmt_ms} };
+				push @{ $m->{$s}{"lookup_stmt_us$sfx"} }, $st ? $r->{stmt_ms}{$st} * 1000 : undef;
+				push @{ $m->{$s}{"lookup_p99_us$sfx"} }, Bench::pct(99, $r->{lat_us});
+			}
+		}
+		push @{ $m->{$_}{lookup_server_us} }, $b->psql($db, "SELECT bench_lookup_$tbl{$_}();") for @order;
+		$b->log(sprintf('lookups round %d: %s', $round, join(', ', map { my $s = $_;
+			sprintf('%s %.0f tx/s pinned, %.0f unpinned', $s, $tps{''}{$s}[ $round - 1 ], $tps{_unpinned}{$s}[ $round - 1 ]) } @$sys)));
+	}
+	if (@$sys > 1) {
+		for my $sfx ('', '_unpinned') {
+			my $t = $tps{$sfx};
+			$m->{ $sys->[1] }{"lookup_tps_ratio$sfx"} = [ map { $t->{ $sys->[1] }[$_] / $t->{ $sys->[0] }[$_] } 0 .. $o->{lookup_rounds} - 1 ];
+		}
+	}
+	$b->psql($db, 'DROP TABLE ' . join(', ', sort values %tbl) . '; ' . join(' ', map { "DROP FUNCTION bench_lookup_$_();" } sort values %tbl));
 }
 
 1;
