@@ -285,7 +285,7 @@ typedef float (*HnswPairDistance) (void *ctx, int a, int b);
 extern int	HnswSelectNeighbors(HnswMetric metric, int ncand,
 								const float *dist_to_new, int m, bool fill,
 								HnswPairDistance between, void *ctx,
-								int *selected);
+								int *selected, int8 *kept);
 extern HnswNodeHeader *HnswFetchNodeCopy(Relation index, ItemPointer tid);
 extern int	HnswSelectFromNodes(const HnswIndexInfo *info, const HnswNodeHeader *base,
 								HnswNodeHeader **cands, const ItemPointerData *tids,

@@ -66,6 +66,7 @@ typedef struct InsertScratch
 	BuildCand  *prune;
 	float	   *dist;
 	int		   *sel;
+	int8	   *kept;
 } InsertScratch;
 
 void
@@ -85,8 +86,8 @@ Size
 HnswGraphBytesPerNode(const HnswIndexInfo *info)
 {
 	return sizeof(float) * info->dim + sizeof(ItemPointerData) + 2 +
-		sizeof(int32) * (2 * info->m + 1) + sizeof(int64) + sizeof(uint32) +
-		sizeof(LWLock);
+		(sizeof(int32) + sizeof(float) + sizeof(int8)) * (2 * info->m + 1) +
+		sizeof(int64) + sizeof(uint32) + sizeof(LWLock);
 }
 
 static void *
@@ -108,6 +109,8 @@ GraphGrow(HnswBuildGraph *g)
 	g->levels = GrowArray(g->levels, 1, old, cap);
 	g->unbounded = GrowArray(g->unbounded, sizeof(bool), old, cap);
 	g->layer0 = GrowArray(g->layer0, sizeof(int32) * (2 * g->info.m + 1), old, cap);
+	g->layer0_dist = GrowArray(g->layer0_dist, sizeof(float) * (2 * g->info.m + 1), old, cap);
+	g->layer0_kept = GrowArray(g->layer0_kept, sizeof(int8) * (2 * g->info.m + 1), old, cap);
 	g->upper_offset = GrowArray(g->upper_offset, sizeof(int64), old, cap);
 	g->capacity = cap;
 }
@@ -131,6 +134,7 @@ HnswGraphAdd(HnswBuildGraph *g, const float *x, ItemPointer heaptid, bool unboun
 	level = HnswRandomLevel(g->info.m, g->max_level);
 	g->levels[id] = (uint8) level;
 	g->layer0[(Size) id * (2 * g->info.m + 1)] = 0;
+	g->layer0_kept[(Size) id * (2 * g->info.m + 1)] = 1;
 	g->upper_offset[id] = -1;
 
 	if (level > 0)
@@ -141,15 +145,17 @@ HnswGraphAdd(HnswBuildGraph *g, const float *x, ItemPointer heaptid, bool unboun
 		{
 			int64		cap = Max(g->upper_capacity * 2, 1024 + need);
 
-			if (g->upper_pool == NULL)
-				g->upper_pool = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * cap);
-			else
-				g->upper_pool = repalloc_huge(g->upper_pool, sizeof(int32) * cap);
+			g->upper_pool = GrowArray(g->upper_pool, sizeof(int32), g->upper_capacity, cap);
+			g->upper_dist = GrowArray(g->upper_dist, sizeof(float), g->upper_capacity, cap);
+			g->upper_kept = GrowArray(g->upper_kept, sizeof(int8), g->upper_capacity, cap);
 			g->upper_capacity = cap;
 		}
 		g->upper_offset[id] = g->upper_used;
 		for (int l = 0; l < level; l++)
+		{
 			g->upper_pool[g->upper_used + (int64) l * (g->info.m + 1)] = 0;
+			g->upper_kept[g->upper_used + (int64) l * (g->info.m + 1)] = 1;
+		}
 		g->upper_used += need;
 	}
 }
@@ -163,6 +169,26 @@ HnswGraphList(HnswBuildGraph *g, int id, int layer)
 	if (layer == 0)
 		return g->layer0 + (Size) id * (2 * g->info.m + 1);
 	return g->upper_pool + g->upper_offset[id] + (int64) (layer - 1) * (g->info.m + 1);
+}
+
+/* The distances and heuristic decisions beside a neighbour list */
+static void
+ListInfo(HnswBuildGraph *g, int id, int layer, float **dist, int8 **kept)
+{
+	int64		off;
+
+	if (layer == 0)
+	{
+		off = (int64) id * (2 * g->info.m + 1);
+		*dist = g->layer0_dist + off;
+		*kept = g->layer0_kept + off;
+	}
+	else
+	{
+		off = g->upper_offset[id] + (int64) (layer - 1) * (g->info.m + 1);
+		*dist = g->upper_dist + off;
+		*kept = g->upper_kept + off;
+	}
 }
 
 static inline void
@@ -315,6 +341,7 @@ ScratchInit(InsertScratch *s, const HnswIndexInfo *info)
 	s->prune = palloc(sizeof(BuildCand) * (m2 + 1));
 	s->dist = palloc(sizeof(float) * Max(efc + 1, m2 + 1));
 	s->sel = palloc(sizeof(int) * m2);
+	s->kept = palloc(sizeof(int8) * Max(efc + 1, m2 + 1));
 }
 
 /*
@@ -396,12 +423,13 @@ BuildPairDistance(void *ctx, int a, int b)
 }
 
 /*
- * Choose up to maxn of the sorted candidates with the heuristic; writes
- * their ids to ids[] and returns the count
+ * Choose up to maxn of the sorted candidates with the heuristic, given what
+ * it decided for them before (s->kept, -1 for new ones; updated).  Leaves
+ * the chosen positions in s->sel in candidate order and returns the count.
  */
 static int
 SelectFromCandidates(HnswBuildGraph *g, const BuildCand *cands, int ncand,
-					 int maxn, InsertScratch *s, int32 *ids)
+					 int maxn, InsertScratch *s)
 {
 	SelectCtx	ctx = {g, cands};
 	int			nsel;
@@ -409,25 +437,61 @@ SelectFromCandidates(HnswBuildGraph *g, const BuildCand *cands, int ncand,
 	for (int i = 0; i < ncand; i++)
 		s->dist[i] = cands[i].distance;
 	nsel = HnswSelectNeighbors(g->info.metric, ncand, s->dist, maxn, true,
-							   BuildPairDistance, &ctx, s->sel);
-	for (int i = 0; i < nsel; i++)
-		ids[i] = cands[s->sel[i]].id;
+							   BuildPairDistance, &ctx, s->sel, s->kept);
+	for (int i = 1; i < nsel; i++)
+	{
+		int			v = s->sel[i];
+		int			j;
+
+		for (j = i; j > 0 && s->sel[j - 1] > v; j--)
+			s->sel[j] = s->sel[j - 1];
+		s->sel[j] = v;
+	}
 	return nsel;
 }
 
+/* Write a list from the chosen candidates, sorted, with their decisions */
+static void
+WriteList(HnswBuildGraph *g, int id, int layer, const BuildCand *cands,
+		  const int *chosen, int n, const int8 *kept)
+{
+	int32	   *list = HnswGraphList(g, id, layer);
+	float	   *dist;
+	int8	   *lkept;
+
+	ListInfo(g, id, layer, &dist, &lkept);
+	for (int i = 0; i < n; i++)
+	{
+		list[1 + i] = cands[chosen[i]].id;
+		dist[1 + i] = cands[chosen[i]].distance;
+		lkept[1 + i] = kept[chosen[i]];
+	}
+	list[0] = n;
+	lkept[0] = 1;
+}
+
 /*
- * Add a back-link from node to newid on a layer, pruning node's list with
- * the heuristic when it is full
+ * Add a back-link from node to newid (at distance d) on a layer, pruning
+ * node's list with the heuristic when it is full.  The list is kept sorted
+ * by distance, so the new link is merged in and the heuristic reuses its
+ * earlier decisions (see hnswgraph.h).
  */
 static void
-AddBackLink(HnswBuildGraph *g, int node, int newid, int layer, InsertScratch *s)
+AddBackLink(HnswBuildGraph *g, int node, int newid, float d, int layer,
+			InsertScratch *s)
 {
 	int			maxn = HnswLayerSlots(g->info.m, layer);
 	int32	   *list;
+	float	   *dist;
+	int8	   *kept;
+	int			n;
+	int			pos;
 
 	LockNode(g, node, LW_EXCLUSIVE);
 	list = HnswGraphList(g, node, layer);
-	for (int i = 0; i < list[0]; i++)
+	ListInfo(g, node, layer, &dist, &kept);
+	n = list[0];
+	for (int i = 0; i < n; i++)
 	{
 		if (list[1 + i] == newid)
 		{
@@ -436,21 +500,47 @@ AddBackLink(HnswBuildGraph *g, int node, int newid, int layer, InsertScratch *s)
 		}
 	}
 
-	if (list[0] < maxn)
-		list[1 + list[0]++] = newid;
-	else
+	/* the list as candidates, sorted */
+	for (int i = 0; i < n; i++)
 	{
-		for (int i = 0; i < maxn; i++)
-		{
-			s->prune[i].id = list[1 + i];
-			s->prune[i].distance = Dist(g, node, list[1 + i]);
-		}
-		s->prune[maxn].id = newid;
-		s->prune[maxn].distance = Dist(g, node, newid);
-		qsort(s->prune, maxn + 1, sizeof(BuildCand), CompareBuildCand);
-		list[0] = SelectFromCandidates(g, s->prune, maxn + 1, maxn, s, list + 1);
+		s->prune[i].id = list[1 + i];
+		s->prune[i].distance = kept[0] ? dist[1 + i] : Dist(g, node, list[1 + i]);
+		s->kept[i] = kept[0] ? kept[1 + i] : -1;
 	}
+	if (!kept[0])
+		qsort(s->prune, n, sizeof(BuildCand), CompareBuildCand);
+
+	/* merge the new link in after those no farther */
+	for (pos = n; pos > 0 && s->prune[pos - 1].distance > d; pos--)
+	{
+		s->prune[pos] = s->prune[pos - 1];
+		s->kept[pos] = s->kept[pos - 1];
+	}
+	s->prune[pos].id = newid;
+	s->prune[pos].distance = d;
+	s->kept[pos] = -1;
+	n++;
+
+	if (n <= maxn)
+	{
+		for (int i = 0; i < n; i++)
+			s->sel[i] = i;
+	}
+	else
+		n = SelectFromCandidates(g, s->prune, n, maxn, s);
+	WriteList(g, node, layer, s->prune, s->sel, n, s->kept);
 	UnlockNode(g, node);
+}
+
+/* A list written out of distance order: its next pruning starts afresh */
+static void
+MarkListUnsorted(HnswBuildGraph *g, int id, int layer)
+{
+	float	   *dist;
+	int8	   *kept;
+
+	ListInfo(g, id, layer, &dist, &kept);
+	kept[0] = 0;
 }
 
 /*
@@ -476,6 +566,7 @@ ChainDuplicate(HnswBuildGraph *g, int id, int orig, InsertScratch *s)
 	list = HnswGraphList(g, id, 0);
 	memcpy(list + 1, s->list, sizeof(int32) * n);
 	list[0] = n;
+	MarkListUnsorted(g, id, 0);
 	UnlockNode(g, id);
 
 	LockNode(g, orig, LW_EXCLUSIVE);
@@ -484,6 +575,7 @@ ChainDuplicate(HnswBuildGraph *g, int id, int orig, InsertScratch *s)
 		list[1 + list[0]++] = id;
 	else
 		list[maxn] = id;
+	MarkListUnsorted(g, orig, 0);
 	UnlockNode(g, orig);
 }
 
@@ -539,7 +631,6 @@ GraphInsert(HnswBuildGraph *g, int id, InsertScratch *s)
 	for (int layer = Min(level, entry_level); layer >= 0; layer--)
 	{
 		int			maxn = HnswLayerSlots(g->info.m, layer);
-		int32	   *list;
 		int			nsel;
 
 		nfound = SearchLayer(g, id, s->found, nfound, efc, layer, s, s->found);
@@ -550,16 +641,20 @@ GraphInsert(HnswBuildGraph *g, int id, InsertScratch *s)
 			ChainDuplicate(g, id, s->found[0].id, s);
 			return;
 		}
-		nsel = SelectFromCandidates(g, s->found, nfound, maxn, s, s->selected);
+		for (int i = 0; i < nfound; i++)
+			s->kept[i] = -1;
+		nsel = SelectFromCandidates(g, s->found, nfound, maxn, s);
 
 		LockNode(g, id, LW_EXCLUSIVE);
-		list = HnswGraphList(g, id, layer);
-		memcpy(list + 1, s->selected, sizeof(int32) * nsel);
-		list[0] = nsel;
+		WriteList(g, id, layer, s->found, s->sel, nsel, s->kept);
 		UnlockNode(g, id);
 
+		/* AddBackLink reuses the scratch arrays */
 		for (int i = 0; i < nsel; i++)
-			AddBackLink(g, s->selected[i], id, layer, s);
+			s->selected[i] = s->sel[i];
+		for (int i = 0; i < nsel; i++)
+			AddBackLink(g, s->found[s->selected[i]].id, id,
+						s->found[s->selected[i]].distance, layer, s);
 	}
 
 	if (level > entry_level)
@@ -682,6 +777,7 @@ EnsureReachable(HnswBuildGraph *g)
 			else
 				from[0]++;
 			from[1 + slot] = u;
+			MarkListUnsorted(g, v, 0);
 			indegree[u]++;
 		}
 	}
@@ -731,7 +827,7 @@ typedef struct ParallelGraphShared
 	int32		entry;
 	int32		entry_level;
 	pg_atomic_uint32 next;
-	/* then: vectors, layer0, upper_offset, upper_pool, levels, locks */
+	/* then: vectors, layer0 (ids, distances, kept), upper_offset, upper_pool (the same), levels, locks */
 } ParallelGraphShared;
 
 static Size
@@ -741,8 +837,12 @@ ArraysSize(const HnswIndexInfo *info, int n, int64 upper_used)
 
 	size = add_size(size, MAXALIGN(mul_size(sizeof(float) * info->dim, n)));
 	size = add_size(size, MAXALIGN(mul_size(sizeof(int32) * (2 * info->m + 1), n)));
+	size = add_size(size, MAXALIGN(mul_size(sizeof(float) * (2 * info->m + 1), n)));
+	size = add_size(size, MAXALIGN(mul_size(sizeof(int8) * (2 * info->m + 1), n)));
 	size = add_size(size, MAXALIGN(mul_size(sizeof(int64), n)));
 	size = add_size(size, MAXALIGN(mul_size(sizeof(int32), Max(upper_used, 1))));
+	size = add_size(size, MAXALIGN(mul_size(sizeof(float), Max(upper_used, 1))));
+	size = add_size(size, MAXALIGN(mul_size(sizeof(int8), Max(upper_used, 1))));
 	size = add_size(size, MAXALIGN(n));
 	size = add_size(size, MAXALIGN(mul_size(sizeof(LWLock), n)));
 	return size;
@@ -761,10 +861,18 @@ AttachShared(HnswBuildGraph *g, ParallelGraphShared *sh)
 	p += MAXALIGN(sizeof(float) * sh->info.dim * (Size) n);
 	g->layer0 = (int32 *) p;
 	p += MAXALIGN(sizeof(int32) * (2 * sh->info.m + 1) * (Size) n);
+	g->layer0_dist = (float *) p;
+	p += MAXALIGN(sizeof(float) * (2 * sh->info.m + 1) * (Size) n);
+	g->layer0_kept = (int8 *) p;
+	p += MAXALIGN(sizeof(int8) * (2 * sh->info.m + 1) * (Size) n);
 	g->upper_offset = (int64 *) p;
 	p += MAXALIGN(sizeof(int64) * (Size) n);
 	g->upper_pool = (int32 *) p;
 	p += MAXALIGN(sizeof(int32) * Max(sh->upper_used, 1));
+	g->upper_dist = (float *) p;
+	p += MAXALIGN(sizeof(float) * Max(sh->upper_used, 1));
+	g->upper_kept = (int8 *) p;
+	p += MAXALIGN(sizeof(int8) * Max(sh->upper_used, 1));
 	g->levels = (uint8 *) p;
 	p += MAXALIGN(n);
 	g->locks = (LWLock *) p;
@@ -828,9 +936,13 @@ BuildParallel(HnswBuildGraph *g, int nworkers)
 	AttachShared(&shared, sh);
 	memcpy(shared.vectors, g->vectors, sizeof(float) * g->info.dim * (Size) g->n);
 	memcpy(shared.layer0, g->layer0, sizeof(int32) * (2 * g->info.m + 1) * (Size) g->n);
+	memcpy(shared.layer0_kept, g->layer0_kept, sizeof(int8) * (2 * g->info.m + 1) * (Size) g->n);
 	memcpy(shared.upper_offset, g->upper_offset, sizeof(int64) * (Size) g->n);
 	if (g->upper_used > 0)
+	{
 		memcpy(shared.upper_pool, g->upper_pool, sizeof(int32) * g->upper_used);
+		memcpy(shared.upper_kept, g->upper_kept, sizeof(int8) * g->upper_used);
+	}
 	memcpy(shared.levels, g->levels, g->n);
 	for (int i = 0; i < g->n; i++)
 		LWLockInitialize(&shared.locks[i], sh->lwlock_tranche);

@@ -20,6 +20,13 @@
  * Neighbour lists are int32 arrays whose first element is the count:
  * layer 0 has 2m slots per node (array of n x (2m + 1)), each upper layer
  * m slots, in a pool addressed by upper_offset[node].
+ *
+ * Beside each list, in arrays of the same shape, every link's distance and
+ * what the selection heuristic last decided for it (kept, pruned, unknown),
+ * so that pruning a full list compares only the new link with the kept ones
+ * (HnswSelectNeighbors).  Element 0 of the kept array says whether the list
+ * is sorted by those distances (1) or was written some other way (0) and
+ * is recomputed when it is next pruned.
  */
 typedef struct HnswBuildGraph
 {
@@ -32,8 +39,12 @@ typedef struct HnswBuildGraph
 	uint8	   *levels;
 	bool	   *unbounded;		/* HNSW_NODE_UNBOUNDED per node */
 	int32	   *layer0;			/* n x (2m + 1) */
+	float	   *layer0_dist;	/* the same shape */
+	int8	   *layer0_kept;
 	int64	   *upper_offset;	/* into upper_pool, -1 for level-0 nodes */
 	int32	   *upper_pool;
+	float	   *upper_dist;		/* the same shape as upper_pool */
+	int8	   *upper_kept;
 	int64		upper_used;
 	int64		upper_capacity;
 

@@ -436,28 +436,56 @@ HnswReadMeta(Relation index, HnswMetaPageData *meta)
  *
  * Candidates come sorted by dist_to_new; returns how many were selected
  * into selected[].
+ *
+ * kept, when not NULL, makes the selection incremental (pgvector's
+ * build does the same): on input kept[i] says what an earlier run over the
+ * same list decided for candidate i (1 kept, 0 pruned, -1 unknown: a new
+ * candidate), on output what this run decided (-1 where it stopped before
+ * reaching i).  A candidate kept before stays kept unless one of the
+ * candidates newly kept ahead of it is closer to it; one pruned before stays
+ * pruned unless a kept one ahead of it was dropped.  So only new candidates
+ * are compared with every kept one, and the result is exactly what a full
+ * run gives.  With an exact copy of the node among the candidates the copy
+ * rule can swap kept candidates, so every candidate is then treated as new.
  */
 int
 HnswSelectNeighbors(HnswMetric metric, int ncand, const float *dist_to_new,
 					int m, bool fill, HnswPairDistance between, void *ctx,
-					int *selected)
+					int *selected, int8 *kept)
 {
 	int			nselected = 0;
 	bool	   *taken;
+	bool	   *added;
+	bool		removed_any = false;
+	bool		incremental = kept != NULL;
+	int			looked = -1;	/* the last candidate decided */
 
 	/* inner product keeps its lists full (see above) */
 	if (metric == HNSW_METRIC_IP)
 		fill = true;
 
+	for (int i = 0; incremental && i < ncand; i++)
+		if (dist_to_new[i] == 0)
+			incremental = false;
+
 	taken = palloc0(sizeof(bool) * Max(ncand, 1));
+	added = palloc0(sizeof(bool) * Max(ncand, 1));
 	for (int i = 0; i < ncand && nselected < m; i++)
 	{
+		int			before = incremental ? kept[i] : -1;
 		bool		keep = true;
 
+		looked = i;
+		if (before == 0 && !removed_any)
+			continue;
 		for (int j = 0; j < nselected; j++)
 		{
-			float		d = between(ctx, i, selected[j]);
+			float		d;
 
+			/* kept before: only the newly kept ahead of it can change that */
+			if (before == 1 && !added[selected[j]])
+				continue;
+			d = between(ctx, i, selected[j]);
 			if (d == 0 && dist_to_new[i] == 0)
 			{
 				/*
@@ -467,6 +495,7 @@ HnswSelectNeighbors(HnswMetric metric, int ncand, const float *dist_to_new,
 				taken[selected[j]] = false;
 				selected[j] = i;
 				taken[i] = true;
+				added[i] = true;
 				keep = false;
 				break;
 			}
@@ -480,13 +509,22 @@ HnswSelectNeighbors(HnswMetric metric, int ncand, const float *dist_to_new,
 		{
 			selected[nselected++] = i;
 			taken[i] = true;
+			if (before != 1)
+				added[i] = true;
 		}
+		else if (before == 1)
+			removed_any = true;
 	}
+
+	if (kept != NULL)
+		for (int i = 0; i < ncand; i++)
+			kept[i] = taken[i] ? 1 : i <= looked ? 0 : -1;
 
 	for (int i = 0; fill && i < ncand && nselected < m; i++)
 		if (!taken[i])
 			selected[nselected++] = i;
 	pfree(taken);
+	pfree(added);
 	return nselected;
 }
 
@@ -570,7 +608,7 @@ HnswSelectFromNodes(const HnswIndexInfo *info, const HnswNodeHeader *base,
 	ctx.dim = info->dim;
 	ctx.nodes = nodes;
 	nsel = HnswSelectNeighbors(info->metric, n, dist, maxn, fill, CodePairDistance,
-							   &ctx, sel);
+							   &ctx, sel, NULL);
 	for (int i = 0; i < nsel; i++)
 		out[i] = pos[sel[i]];
 
