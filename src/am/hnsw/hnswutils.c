@@ -453,9 +453,12 @@ HnswSelectNeighbors(HnswMetric metric, int ncand, const float *dist_to_new,
 					int m, bool fill, HnswPairDistance between, void *ctx,
 					int *selected, int8 *kept)
 {
+	bool		taken_buf[128];
+	int			newly_buf[128];
+	bool	   *taken = taken_buf;
+	int		   *newly = newly_buf;	/* kept now, not before, in order */
 	int			nselected = 0;
-	bool	   *taken;
-	bool	   *added;
+	int			nnewly = 0;
 	bool		removed_any = false;
 	bool		incremental = kept != NULL;
 	int			looked = -1;	/* the last candidate decided */
@@ -468,8 +471,12 @@ HnswSelectNeighbors(HnswMetric metric, int ncand, const float *dist_to_new,
 		if (dist_to_new[i] == 0)
 			incremental = false;
 
-	taken = palloc0(sizeof(bool) * Max(ncand, 1));
-	added = palloc0(sizeof(bool) * Max(ncand, 1));
+	if (ncand > (int) lengthof(taken_buf))
+	{
+		taken = palloc(sizeof(bool) * ncand);
+		newly = palloc(sizeof(int) * ncand);
+	}
+	memset(taken, 0, sizeof(bool) * Max(ncand, 0));
 	for (int i = 0; i < ncand && nselected < m; i++)
 	{
 		int			before = incremental ? kept[i] : -1;
@@ -478,24 +485,34 @@ HnswSelectNeighbors(HnswMetric metric, int ncand, const float *dist_to_new,
 		looked = i;
 		if (before == 0 && !removed_any)
 			continue;
+		if (before == 1)
+		{
+			/* kept before: only the newly kept ahead of it can change that */
+			for (int j = 0; j < nnewly && keep; j++)
+				keep = !(between(ctx, i, newly[j]) < dist_to_new[i]);
+			if (keep)
+			{
+				selected[nselected++] = i;
+				taken[i] = true;
+			}
+			else
+				removed_any = true;
+			continue;
+		}
 		for (int j = 0; j < nselected; j++)
 		{
-			float		d;
+			float		d = between(ctx, i, selected[j]);
 
-			/* kept before: only the newly kept ahead of it can change that */
-			if (before == 1 && !added[selected[j]])
-				continue;
-			d = between(ctx, i, selected[j]);
 			if (d == 0 && dist_to_new[i] == 0)
 			{
 				/*
 				 * Another copy of the node itself: keep only the later one,
-				 * which is the head of the chain of copies (hnswinsert.c)
+				 * which is the head of the chain of copies (hnswinsert.c).
+				 * Never in incremental mode, so newly[] needs no update.
 				 */
 				taken[selected[j]] = false;
 				selected[j] = i;
 				taken[i] = true;
-				added[i] = true;
 				keep = false;
 				break;
 			}
@@ -509,11 +526,8 @@ HnswSelectNeighbors(HnswMetric metric, int ncand, const float *dist_to_new,
 		{
 			selected[nselected++] = i;
 			taken[i] = true;
-			if (before != 1)
-				added[i] = true;
+			newly[nnewly++] = i;
 		}
-		else if (before == 1)
-			removed_any = true;
 	}
 
 	if (kept != NULL)
@@ -523,8 +537,11 @@ HnswSelectNeighbors(HnswMetric metric, int ncand, const float *dist_to_new,
 	for (int i = 0; fill && i < ncand && nselected < m; i++)
 		if (!taken[i])
 			selected[nselected++] = i;
-	pfree(taken);
-	pfree(added);
+	if (taken != taken_buf)
+	{
+		pfree(taken);
+		pfree(newly);
+	}
 	return nselected;
 }
 
