@@ -988,7 +988,7 @@ BEGIN
 		reason := 'no engram_hnsw index in this database';
 	ELSIF value = 0 THEN
 		suggested := least(2, pg_catalog.current_setting('max_parallel_workers')::int)::text;
-		reason := 'engram_hnsw builds the graph in parallel workers (2 workers: 0.47 of the single-process build time on GloVe 340K, README)';
+		reason := 'engram_hnsw builds the graph in parallel workers (2 workers: 0.55 of the single-process build time on GloVe 340K, README)';
 	ELSIF value > pg_catalog.current_setting('max_parallel_workers')::int THEN
 		suggested := pg_catalog.current_setting('max_parallel_workers');
 		reason := 'no more workers than max_parallel_workers can start';
