@@ -161,34 +161,34 @@ HnswGraphAdd(HnswBuildGraph *g, const float *x, ItemPointer heaptid, bool unboun
 }
 
 /*
+ * Where a node's list on a layer starts in its array (layer0 or upper_pool;
+ * the distance and decision arrays beside them have the same shape)
+ */
+static inline int64
+ListOffset(HnswBuildGraph *g, int id, int layer)
+{
+	if (layer == 0)
+		return (int64) id * (2 * g->info.m + 1);
+	return g->upper_offset[id] + (int64) (layer - 1) * (g->info.m + 1);
+}
+
+/*
  * Neighbour list of a node on a layer: list[0] is the count, list + 1 the ids
  */
 int32 *
 HnswGraphList(HnswBuildGraph *g, int id, int layer)
 {
-	if (layer == 0)
-		return g->layer0 + (Size) id * (2 * g->info.m + 1);
-	return g->upper_pool + g->upper_offset[id] + (int64) (layer - 1) * (g->info.m + 1);
+	return (layer == 0 ? g->layer0 : g->upper_pool) + ListOffset(g, id, layer);
 }
 
 /* The distances and heuristic decisions beside a neighbour list */
 static void
 ListInfo(HnswBuildGraph *g, int id, int layer, float **dist, int8 **kept)
 {
-	int64		off;
+	int64		off = ListOffset(g, id, layer);
 
-	if (layer == 0)
-	{
-		off = (int64) id * (2 * g->info.m + 1);
-		*dist = g->layer0_dist + off;
-		*kept = g->layer0_kept + off;
-	}
-	else
-	{
-		off = g->upper_offset[id] + (int64) (layer - 1) * (g->info.m + 1);
-		*dist = g->upper_dist + off;
-		*kept = g->upper_kept + off;
-	}
+	*dist = (layer == 0 ? g->layer0_dist : g->upper_dist) + off;
+	*kept = (layer == 0 ? g->layer0_kept : g->upper_kept) + off;
 }
 
 static inline void
