@@ -41,9 +41,16 @@ $primary->safe_psql(
 	CREATE INDEX items_v ON items USING engram_hnsw (v vector_l2_ops);
 });
 
+# a slot keeps the primary's WAL until the standby has it: the builds below
+# write whole pages, and without it a checkpoint could remove a segment the
+# standby, still starting, had not streamed yet (seen: "requested WAL segment
+# ... has already been removed", then a timeout)
+$primary->safe_psql('postgres',
+	"SELECT pg_create_physical_replication_slot('hnsw_standby_slot')");
 $primary->backup('backup');
 my $standby = PostgreSQL::Test::Cluster->new('hnsw_standby');
 $standby->init_from_backup($primary, 'backup', has_streaming => 1);
+$standby->append_conf('postgresql.conf', "primary_slot_name = 'hnsw_standby_slot'\n");
 $standby->start;
 
 # built while the standby streams: reaches it as WAL

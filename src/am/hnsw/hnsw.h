@@ -265,8 +265,17 @@ typedef struct HnswSearchStats
 } HnswSearchStats;
 
 typedef struct HnswVisited HnswVisited;
+typedef struct HnswCodeCopies HnswCodeCopies;
 
+extern HnswCodeCopies *HnswCodeCopiesCreate(MemoryContext cxt, int dim, uint32 nelem);
+extern int	HnswCodeCopiesDim(HnswCodeCopies *copies);
+extern Size HnswCodeCopiesBytes(HnswCodeCopies *copies);
+extern void HnswCodeCopiesReset(HnswCodeCopies *copies);
+extern HnswNodeHeader *HnswCodeCopiesGet(HnswCodeCopies *copies, ItemPointer tid);
+extern HnswNodeHeader *HnswCodeCopiesAdd(HnswCodeCopies *copies, ItemPointer tid,
+										 const HnswNodeHeader *node);
 extern HnswVisited *HnswVisitedCreate(MemoryContext cxt, uint32 nelem);
+extern void HnswVisitedKeepCodes(HnswVisited *visited, HnswCodeCopies *copies);
 extern bool HnswVisitedTestAndSet(HnswVisited *visited, ItemPointer node);
 extern uint32 HnswVisitedCount(HnswVisited *visited);
 extern void HnswVisitedReset(HnswVisited *visited);

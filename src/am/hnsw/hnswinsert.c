@@ -24,7 +24,6 @@
 #include "storage/freespace.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
-#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -33,42 +32,64 @@
 #include "stats.h"
 
 /*
- * Copies of the nodes one insert reads, by position.  The new node's
- * neighbours are close to each other, so their lists overlap: pruning
- * them would fetch the same nodes again and again.  The copies serve only
- * for their codes and flags; a list about to be rewritten is always read
- * from its page.  Under the insert lock no node's code changes and no slot
- * is reused.  A DELETED flag that VACUUM's first pass sets meanwhile is
- * missed, as by any copy taken a moment earlier; its repair pass runs under
- * the insert lock, after this insert, and removes such links.
+ * Copies of the headers and codes of the nodes one insert reads, by
+ * position.  The new node's neighbours are close to each other and to it,
+ * so the nodes in their lists are mostly nodes the insert's own search has
+ * just estimated: the search keeps copies of them (HnswVisitedKeepCodes),
+ * and pruning the neighbours' lists reads those instead of the pages.  The
+ * copies serve only for their codes and flags; a list about to be rewritten
+ * is always read from its page.  Under the insert lock no node's code
+ * changes and no slot is reused.  A DELETED flag that VACUUM's first pass
+ * sets meanwhile is missed, as by any copy taken a moment earlier; its
+ * repair pass runs under the insert lock, after this insert, and removes
+ * such links.
  */
-typedef struct NodeCacheEntry
-{
-	ItemPointerData tid;		/* hash key */
-	HnswNodeHeader *node;
-} NodeCacheEntry;
+static MemoryContext insert_copies_cxt = NULL;
+static HnswCodeCopies *insert_copies = NULL;
 
-static HTAB *
-NodeCacheCreate(MemoryContext cxt)
-{
-	HASHCTL		ctl;
+/* kept between inserts up to this size (an insert at m = 16 needs ~250 kB) */
+#define INSERT_COPIES_KEEP (4 * 1024 * 1024)
 
-	ctl.keysize = sizeof(ItemPointerData);
-	ctl.entrysize = sizeof(NodeCacheEntry);
-	ctl.hcxt = cxt;
-	return hash_create("engram_hnsw insert nodes", 256, &ctl,
-					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+/*
+ * The store, empty, for an index of dim dimensions.  It outlives the insert
+ * (it is reset, not freed): a backend inserting rows one by one would
+ * otherwise ask malloc for the memory, and fault it in, once per row.
+ */
+static HnswCodeCopies *
+InsertCopies(int dim)
+{
+	if (insert_copies != NULL &&
+		(HnswCodeCopiesDim(insert_copies) != dim ||
+		 HnswCodeCopiesBytes(insert_copies) > INSERT_COPIES_KEEP))
+	{
+		MemoryContextDelete(insert_copies_cxt);
+		insert_copies = NULL;
+	}
+	if (insert_copies == NULL)
+	{
+		insert_copies_cxt = AllocSetContextCreate(TopMemoryContext,
+												  "engram_hnsw insert copies",
+												  ALLOCSET_DEFAULT_SIZES);
+		insert_copies = HnswCodeCopiesCreate(insert_copies_cxt, dim, 2048);
+	}
+	else
+		HnswCodeCopiesReset(insert_copies);
+	return insert_copies;
 }
 
 static HnswNodeHeader *
-CachedNode(HTAB *cache, Relation index, ItemPointer tid)
+CachedNode(HnswCodeCopies *copies, Relation index, ItemPointer tid)
 {
-	bool		found;
-	NodeCacheEntry *e = hash_search(cache, tid, HASH_ENTER, &found);
+	HnswNodeHeader *copy = HnswCodeCopiesGet(copies, tid);
 
-	if (!found)
-		e->node = HnswFetchNodeCopy(index, tid);
-	return e->node;
+	if (copy == NULL)
+	{
+		HnswNodeHeader *node = HnswFetchNodeCopy(index, tid);
+
+		copy = HnswCodeCopiesAdd(copies, tid, node);
+		pfree(node);
+	}
+	return copy;
 }
 
 /*
@@ -204,28 +225,58 @@ PlaceNode(Relation index, HnswNodeHeader *node, Size size)
 	return tid;
 }
 
+/* A neighbour list to write: the node's position, the layer, the list */
+typedef struct ListWrite
+{
+	ItemPointerData tid;
+	int			layer;
+	int			n;
+	ItemPointerData *nbrs;
+} ListWrite;
+
+static int
+CompareListWriteBlocks(const void *a, const void *b)
+{
+	BlockNumber ba = ItemPointerGetBlockNumber(&((const ListWrite *) a)->tid);
+	BlockNumber bb = ItemPointerGetBlockNumber(&((const ListWrite *) b)->tid);
+
+	return ba < bb ? -1 : ba > bb ? 1 : 0;
+}
+
 /*
- * Rewrite one neighbour list of the node at tid
+ * Rewrite neighbour lists, the lists on one page under one exclusive lock
+ * and in one WAL record: GenericXLogFinish compares the whole page with its
+ * copy, which cost an insert more than any list it wrote.  A reader still
+ * sees each list either old or new.  Sorts writes[] by block.
  */
 static void
-WriteNeighbors(Relation index, const HnswIndexInfo *info, ItemPointer tid,
-			   int layer, const ItemPointerData *nbrs, int n)
+WriteNeighborLists(Relation index, const HnswIndexInfo *info,
+				   ListWrite *writes, int nwrites)
 {
-	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
-	GenericXLogState *state;
-	Page		page;
-	HnswNodeHeader *node;
+	qsort(writes, nwrites, sizeof(ListWrite), CompareListWriteBlocks);
+	for (int i = 0; i < nwrites;)
+	{
+		BlockNumber blkno = ItemPointerGetBlockNumber(&writes[i].tid);
+		Buffer		buf = ReadBuffer(index, blkno);
+		GenericXLogState *state;
+		Page		page;
 
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	state = GenericXLogStart(index);
-	page = GenericXLogRegisterBuffer(state, buf, 0);
-	node = (HnswNodeHeader *) PageGetItem(page,
-										  PageGetItemId(page, ItemPointerGetOffsetNumber(tid)));
-	memcpy(HnswNodeNeighbors(node, info->dim, info->m, layer), nbrs,
-		   sizeof(ItemPointerData) * n);
-	HnswNodeCounts(node, info->dim)[layer] = n;
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		for (; i < nwrites && ItemPointerGetBlockNumber(&writes[i].tid) == blkno; i++)
+		{
+			ListWrite  *w = &writes[i];
+			ItemId		itemid = PageGetItemId(page, ItemPointerGetOffsetNumber(&w->tid));
+			HnswNodeHeader *node = (HnswNodeHeader *) PageGetItem(page, itemid);
+
+			memcpy(HnswNodeNeighbors(node, info->dim, info->m, w->layer), w->nbrs,
+				   sizeof(ItemPointerData) * w->n);
+			HnswNodeCounts(node, info->dim)[w->layer] = w->n;
+		}
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(buf);
+	}
 }
 
 static bool
@@ -238,34 +289,38 @@ ListContains(const ItemPointerData *list, int n, ItemPointer tid)
 }
 
 /*
- * Link node "target" to the new node on one layer; when its list is full,
- * keep the best of the old neighbours and the new node by the heuristic.
- * Returns whether the target now links to the new node.
+ * The list of node "target" on one layer with a link to the new node added;
+ * when the list is full, the best of the old neighbours and the new node by
+ * the heuristic.  Sets *w to the list to write (w->n = -1: nothing to write)
+ * and returns whether the target will link to the new node.
  */
 static bool
-AddBackLink(Relation index, const HnswIndexInfo *info, HTAB *cache,
-			ItemPointer target, ItemPointer newtid, HnswNodeHeader *newnode,
-			int layer, bool force)
+ChooseBackLink(Relation index, const HnswIndexInfo *info, HnswCodeCopies *cache,
+			   ItemPointer target, ItemPointer newtid, HnswNodeHeader *newnode,
+			   int layer, bool force, ListWrite *w)
 {
 	HnswNodeHeader *t = HnswFetchNodeCopy(index, target);
 	int			maxn = HnswLayerSlots(info->m, layer);
 	int			count;
-	ItemPointerData *old;
 	ItemPointerData *nbrs;
 	HnswNodeHeader **nodes;
 	int			nsel;
 
+	w->tid = *target;
+	w->layer = layer;
+	w->n = -1;
 	if (layer > t->level || (t->flags & (HNSW_NODE_DELETED | HNSW_NODE_UNLINKED)))
 		return false;
 	count = HnswNodeCounts(t, info->dim)[layer];
-	old = HnswNodeNeighbors(t, info->dim, info->m, layer);
 	nbrs = palloc(sizeof(ItemPointerData) * (maxn + 1));
-	memcpy(nbrs, old, sizeof(ItemPointerData) * count);
+	memcpy(nbrs, HnswNodeNeighbors(t, info->dim, info->m, layer),
+		   sizeof(ItemPointerData) * count);
+	w->nbrs = nbrs;
 
 	if (count < maxn)
 	{
 		nbrs[count] = *newtid;
-		WriteNeighbors(index, info, target, layer, nbrs, count + 1);
+		w->n = count + 1;
 		return true;
 	}
 
@@ -286,7 +341,7 @@ AddBackLink(Relation index, const HnswIndexInfo *info, HTAB *cache,
 			nsel--;
 		nbrs[nsel++] = *newtid;
 	}
-	WriteNeighbors(index, info, target, layer, nbrs, nsel);
+	w->n = nsel;
 	return ListContains(nbrs, nsel, newtid);
 }
 
@@ -339,12 +394,17 @@ LinkFromOriginal(Relation index, const HnswIndexInfo *info,
 	int			maxn = HnswLayerSlots(info->m, 0);
 	int			n = HnswNodeCounts(d, info->dim)[0];
 	ItemPointerData *nbrs = palloc(sizeof(ItemPointerData) * maxn);
+	ListWrite	w;
 
 	memcpy(nbrs, HnswNodeNeighbors(d, info->dim, info->m, 0), sizeof(ItemPointerData) * n);
 	if (n == maxn)
 		n--;
 	nbrs[n++] = *copy;
-	WriteNeighbors(index, info, original, 0, nbrs, n);
+	w.tid = *original;
+	w.layer = 0;
+	w.n = n;
+	w.nbrs = nbrs;
+	WriteNeighborLists(index, info, &w, 1);
 }
 
 /*
@@ -397,7 +457,9 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 	ItemPointerData **links;
 	int		   *nlinks;
 	HnswVisited *visited;
-	HTAB *cache;
+	HnswCodeCopies *cache;
+	ListWrite  *writes;
+	int			nwrites;
 	ItemPointerData duplicate_of;
 
 	LockPage(index, HNSW_INSERT_LOCK, ExclusiveLock);
@@ -425,7 +487,8 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 	links = palloc0(sizeof(ItemPointerData *) * (top + 1));
 	nlinks = palloc0(sizeof(int) * (top + 1));
 	visited = HnswVisitedCreate(tmp, 1024);
-	cache = NodeCacheCreate(tmp);
+	cache = InsertCopies(info->dim);
+	HnswVisitedKeepCodes(visited, cache);
 
 	for (int layer = top; layer >= 0; layer--)
 	{
@@ -453,7 +516,8 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 		{
 			/* an exact copy of a node: chain it in (see InsertDuplicate) */
 			duplicate_of = found[0].node;
-			nlinks[0] = InheritLinks(info, copies[0], &duplicate_of, links[0]);
+			nlinks[0] = InheritLinks(info, HnswFetchNodeCopy(index, &duplicate_of),
+									 &duplicate_of, links[0]);
 		}
 		else
 			nlinks[layer] = HnswSelectFromNodes(info, node, copies, entries, nfound,
@@ -471,6 +535,9 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 		LinkFromOriginal(index, info, &duplicate_of, &tid);
 		goto done;
 	}
+	/* every back-link chosen first (from copies), then written page by page */
+	writes = palloc(sizeof(ListWrite) * HnswTotalSlots(info->m, top));
+	nwrites = 0;
 	for (int layer = top; layer >= 0; layer--)
 	{
 		bool		linked = false;
@@ -479,10 +546,14 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 		{
 			bool		last = i == nlinks[layer] - 1;
 
-			linked |= AddBackLink(index, info, cache, &links[layer][i], &tid, node,
-								  layer, layer == 0 && last && !linked);
+			linked |= ChooseBackLink(index, info, cache, &links[layer][i], &tid, node,
+									 layer, layer == 0 && last && !linked,
+									 &writes[nwrites]);
+			if (writes[nwrites].n >= 0)
+				nwrites++;
 		}
 	}
+	WriteNeighborLists(index, info, writes, nwrites);
 
 	if (level > meta.entry_level)
 		MaybeUpdateEntry(index, &tid, level);

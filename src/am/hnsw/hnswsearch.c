@@ -24,15 +24,20 @@
 
 #include "am/hnsw/hnsw.h"
 
-/* Visited set: open-addressing hash of node positions (simplehash) */
-typedef struct VisitedEntry
+/*
+ * Sets of node positions (the visited set, the index of HnswCodeCopies):
+ * open-addressing hashes (simplehash) keyed by block and offset, with room
+ * in the entry's padding for a number (a copy's, in HnswCodeCopies)
+ */
+typedef struct NodeEntry
 {
 	uint64		key;
+	uint32		copy;
 	char		status;
-} VisitedEntry;
+} NodeEntry;
 
-#define SH_PREFIX visitedhash
-#define SH_ELEMENT_TYPE VisitedEntry
+#define SH_PREFIX nodehash
+#define SH_ELEMENT_TYPE NodeEntry
 #define SH_KEY_TYPE uint64
 #define SH_KEY key
 #define SH_HASH_KEY(tb, key) murmurhash32((uint32) (key) ^ (uint32) ((key) >> 32) * 2654435761u)
@@ -44,7 +49,8 @@ typedef struct VisitedEntry
 
 struct HnswVisited
 {
-	visitedhash_hash *hash;
+	nodehash_hash *hash;
+	HnswCodeCopies *copies;		/* if set, copies of the nodes estimated */
 };
 
 static inline uint64
@@ -59,8 +65,20 @@ HnswVisitedCreate(MemoryContext cxt, uint32 nelem)
 {
 	HnswVisited *v = MemoryContextAlloc(cxt, sizeof(HnswVisited));
 
-	v->hash = visitedhash_create(cxt, nelem, NULL);
+	v->hash = nodehash_create(cxt, nelem, NULL);
+	v->copies = NULL;
 	return v;
+}
+
+/*
+ * Have searches through this visited set keep a copy of the header and
+ * code of every node they estimate (inserts prune the new node's
+ * neighbours' lists with them)
+ */
+void
+HnswVisitedKeepCodes(HnswVisited *visited, HnswCodeCopies *copies)
+{
+	visited->copies = copies;
 }
 
 /* Mark a node visited; true if it already was */
@@ -69,7 +87,7 @@ HnswVisitedTestAndSet(HnswVisited *visited, ItemPointer node)
 {
 	bool		found;
 
-	visitedhash_insert(visited->hash, NodeKey(node), &found);
+	nodehash_insert(visited->hash, NodeKey(node), &found);
 	return found;
 }
 
@@ -82,7 +100,112 @@ HnswVisitedCount(HnswVisited *visited)
 void
 HnswVisitedReset(HnswVisited *visited)
 {
-	visitedhash_reset(visited->hash);
+	nodehash_reset(visited->hash);
+}
+
+/*
+ * Copies of node headers and codes, by position: what estimates between
+ * nodes read (HnswEstimateBetween), without the neighbour lists.  Copy
+ * number i lives in chunk i / per_chunk; chunks are kept over resets.
+ */
+#define CODE_COPIES_CHUNK (64 * 1024)
+
+struct HnswCodeCopies
+{
+	nodehash_hash *hash;		/* position -> copy number */
+	MemoryContext cxt;
+	int			dim;
+	Size		size;			/* bytes per copy */
+	uint32		per_chunk;
+	uint32		ncopies;
+	int			nchunks;
+	int			maxchunks;
+	char	  **chunks;
+};
+
+/*
+ * A store for nodes of dim dimensions.  It can be reset and used again, so
+ * that a backend inserting many rows keeps its memory rather than asking
+ * malloc for it (and faulting it in) once per row.
+ */
+HnswCodeCopies *
+HnswCodeCopiesCreate(MemoryContext cxt, int dim, uint32 nelem)
+{
+	HnswCodeCopies *c = MemoryContextAlloc(cxt, sizeof(HnswCodeCopies));
+
+	c->hash = nodehash_create(cxt, nelem, NULL);
+	c->cxt = cxt;
+	c->dim = dim;
+	c->size = MAXALIGN(sizeof(HnswNodeHeader) + dim);
+	c->per_chunk = CODE_COPIES_CHUNK / c->size;
+	Assert(c->per_chunk > 0);
+	c->ncopies = 0;
+	c->nchunks = 0;
+	c->maxchunks = 8;
+	c->chunks = MemoryContextAlloc(cxt, sizeof(char *) * c->maxchunks);
+	return c;
+}
+
+int
+HnswCodeCopiesDim(HnswCodeCopies *copies)
+{
+	return copies->dim;
+}
+
+/* Memory the copies hold */
+Size
+HnswCodeCopiesBytes(HnswCodeCopies *copies)
+{
+	return (Size) copies->nchunks * CODE_COPIES_CHUNK;
+}
+
+/* Forget every copy, keeping the memory */
+void
+HnswCodeCopiesReset(HnswCodeCopies *copies)
+{
+	nodehash_reset(copies->hash);
+	copies->ncopies = 0;
+}
+
+static inline HnswNodeHeader *
+CodeCopy(HnswCodeCopies *copies, uint32 i)
+{
+	return (HnswNodeHeader *) (copies->chunks[i / copies->per_chunk] +
+							   (i % copies->per_chunk) * copies->size);
+}
+
+/* The copy of the node at tid, or NULL */
+HnswNodeHeader *
+HnswCodeCopiesGet(HnswCodeCopies *copies, ItemPointer tid)
+{
+	NodeEntry  *e = nodehash_lookup(copies->hash, NodeKey(tid));
+
+	return e ? CodeCopy(copies, e->copy) : NULL;
+}
+
+/* Copy the header and code of the node at tid, unless already there */
+HnswNodeHeader *
+HnswCodeCopiesAdd(HnswCodeCopies *copies, ItemPointer tid,
+				  const HnswNodeHeader *node)
+{
+	bool		found;
+	NodeEntry  *e = nodehash_insert(copies->hash, NodeKey(tid), &found);
+
+	if (found)
+		return CodeCopy(copies, e->copy);
+	if (copies->ncopies / copies->per_chunk >= (uint32) copies->nchunks)
+	{
+		if (copies->nchunks == copies->maxchunks)
+		{
+			copies->maxchunks *= 2;
+			copies->chunks = repalloc(copies->chunks, sizeof(char *) * copies->maxchunks);
+		}
+		copies->chunks[copies->nchunks++] = MemoryContextAlloc(copies->cxt,
+															   CODE_COPIES_CHUNK);
+	}
+	e->copy = copies->ncopies++;
+	memcpy(CodeCopy(copies, e->copy), node, copies->size);
+	return CodeCopy(copies, e->copy);
 }
 
 /*
@@ -307,7 +430,13 @@ PrefetchNodes(PageCursor *c, const ItemPointerData *tids, int n, int dim)
 			page = BufferGetPage(r->buffers[blkno]);
 			itemid = PageGetItemId((Page) page, off);
 			if (pass == 0)
+			{
+				/*
+				 * Pinning and locking the page write the buffer header;
+				 * reading the node reads the page header (pd_lower)
+				 */
 				__builtin_prefetch(itemid);
+			}
 			else if (ItemIdGetOffset(itemid) + span <= BLCKSZ)
 			{
 				for (Size b = 0; b < span; b += 64)
@@ -561,6 +690,8 @@ HnswSearchLayer(Relation index, const HnswIndexInfo *info, const HnswQuery *q,
 		if (node == NULL || (node->flags & HNSW_NODE_UNLINKED))
 			continue;
 		MakeCandidate(&e, q, &entries[i], node);
+		if (visited->copies)
+			HnswCodeCopiesAdd(visited->copies, &entries[i], node);
 		HeapPush(&cand, &e);
 		if (!(skip_deleted && e.deleted))
 			HeapPush(&best, &e);
@@ -600,6 +731,8 @@ HnswSearchLayer(Relation index, const HnswIndexInfo *info, const HnswQuery *q,
 			MakeCandidate(&e, q, &nbrs[i], nb);
 			if (stats)
 				stats->distances++;
+			if (visited->copies)
+				HnswCodeCopiesAdd(visited->copies, &nbrs[i], nb);
 
 			if (best.n < ef || e.distance < best.items[0].distance)
 			{

@@ -25,10 +25,16 @@
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "am/hnsw/hnsw.h"
+
+/* breadth of the search that finds a reachable node to link a lost one from */
+#define HNSW_REPAIR_EF 16
+/* rounds of LinkUnreachable: each finds the nodes the last one cut off */
+#define HNSW_REPAIR_ROUNDS 10
 
 /* A deleted node and what it linked to, for pass 2 */
 typedef struct DeletedNode
@@ -363,35 +369,131 @@ ForceLink(VacuumState *vs, ItemPointer from, ItemPointer to)
 	UnlockReleaseBuffer(buf);
 }
 
+/* Sets of node positions for LinkUnreachable */
+static HTAB *
+TidSetCreate(int nelem)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(ItemPointerData);
+	ctl.entrysize = sizeof(ItemPointerData);
+	ctl.hcxt = CurrentMemoryContext;
+	return hash_create("engram_hnsw unreachable nodes", Max(nelem, 16), &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+static bool
+TidSetContains(HTAB *set, ItemPointer tid)
+{
+	return hash_search(set, tid, HASH_FIND, NULL) != NULL;
+}
+
 /*
- * Repairs can leave a live node whose only incoming links came from deleted
- * nodes, and no search would find it again.  Link every such node from one
- * of its own live neighbours (or the entry point), and check again: a node
- * linked from another unreachable one becomes reachable in a later round.
+ * The nearest live node to u that a search from the entry point reaches
+ * (so a reachable one), other than u; invalid if there is none
+ */
+static ItemPointerData
+NearestReachable(VacuumState *vs, const HnswNodeHeader *u, ItemPointer utid)
+{
+	const HnswIndexInfo *info = &vs->info;
+	float	   *x = palloc(sizeof(float) * info->dim);
+	HnswMetaPageData meta;
+	HnswQuery	q;
+	HnswCandidate found[HNSW_REPAIR_EF];
+	ItemPointerData entry;
+	ItemPointerData none;
+	int			nfound;
+
+	ItemPointerSetInvalid(&none);
+	HnswReadMeta(vs->index, &meta);
+	if (!ItemPointerIsValid(&meta.entry))
+		return none;
+	for (int i = 0; i < info->dim; i++)
+		x[i] = HnswNodeCode(u)[i] * u->scale;
+	HnswInitQuery(&q, info, x, (u->flags & HNSW_NODE_UNBOUNDED) != 0);
+	entry = HnswGreedyDescend(vs->index, info, &q, meta.entry, meta.entry_level, 0, NULL);
+	nfound = HnswSearchLayer(vs->index, info, &q, &entry, 1, 0, HNSW_REPAIR_EF, true,
+							 found, HnswVisitedCreate(CurrentMemoryContext, 256), NULL);
+	for (int i = 0; i < nfound; i++)
+		if (!ItemPointerEquals(&found[i].node, utid))
+			return found[i].node;
+	return none;
+}
+
+/*
+ * Remove u and the unreachable nodes u leads to from the pending set: once
+ * u is linked from a reachable node, they are reachable too
+ */
+static void
+MarkReachedFrom(VacuumState *vs, HTAB *pending, ItemPointer u)
+{
+	ItemPointerData *stack = palloc(sizeof(ItemPointerData) * hash_get_num_entries(pending));
+	int			n = 0;
+
+	if (hash_search(pending, u, HASH_REMOVE, NULL) == NULL)
+		return;
+	stack[n++] = *u;
+	while (n > 0)
+	{
+		ItemPointerData cur = stack[--n];
+		HnswNodeHeader *node = HnswFetchNodeCopy(vs->index, &cur);
+		ItemPointerData *nbrs = HnswNodeNeighbors(node, vs->info.dim, vs->info.m, 0);
+
+		for (int k = 0; k < HnswNodeCounts(node, vs->info.dim)[0]; k++)
+			if (hash_search(pending, &nbrs[k], HASH_REMOVE, NULL) != NULL)
+				stack[n++] = nbrs[k];
+		pfree(node);
+	}
+	pfree(stack);
+}
+
+/*
+ * Pruning (by inserts and by the repairs above) can leave a live node
+ * whose only incoming links were dropped or came from deleted nodes, and no
+ * search would find it again; a group of such nodes can still link to each
+ * other.  Link each from a reachable node: one of its own live neighbours
+ * if one is reachable, else the nearest node a search from the entry point
+ * finds; everything the node leads to is then reachable as well.  Linking
+ * can replace a full list's last link, which may cut off that node: the
+ * next round finds it.
  */
 static void
 LinkUnreachable(VacuumState *vs)
 {
-	for (int round = 0; round < 5; round++)
+	for (int round = 0; round < HNSW_REPAIR_ROUNDS; round++)
 	{
 		ItemPointerData *lost;
 		int			nlost = HnswFindUnreachable(vs->index, &lost);
-		HnswMetaPageData meta;
+		HTAB	   *pending;
 
 		if (nlost == 0)
 			break;
-		HnswReadMeta(vs->index, &meta);
+		pending = TidSetCreate(nlost);
+		for (int i = 0; i < nlost; i++)
+			(void) hash_search(pending, &lost[i], HASH_ENTER, NULL);
+
 		for (int i = 0; i < nlost; i++)
 		{
-			HnswNodeHeader *u = HnswFetchNodeCopy(vs->index, &lost[i]);
-			ItemPointerData from = meta.entry;
-			ItemPointerData *nbrs = HnswNodeNeighbors(u, vs->info.dim, vs->info.m, 0);
+			HnswNodeHeader *u;
+			ItemPointerData from;
+			ItemPointerData *nbrs;
 
+			CHECK_FOR_INTERRUPTS();
+			if (!TidSetContains(pending, &lost[i]))
+				continue;		/* reached through one linked before */
+			u = HnswFetchNodeCopy(vs->index, &lost[i]);
+			nbrs = HnswNodeNeighbors(u, vs->info.dim, vs->info.m, 0);
+			ItemPointerSetInvalid(&from);
 			for (int k = 0; k < HnswNodeCounts(u, vs->info.dim)[0]; k++)
 			{
-				HnswNodeHeader *v = HnswFetchNodeCopy(vs->index, &nbrs[k]);
-				bool		live = !(v->flags & (HNSW_NODE_DELETED | HNSW_NODE_UNLINKED));
+				HnswNodeHeader *v;
+				bool		live;
 
+				if (ItemPointerEquals(&nbrs[k], &lost[i]) ||
+					TidSetContains(pending, &nbrs[k]))
+					continue;
+				v = HnswFetchNodeCopy(vs->index, &nbrs[k]);
+				live = !(v->flags & (HNSW_NODE_DELETED | HNSW_NODE_UNLINKED));
 				pfree(v);
 				if (live)
 				{
@@ -399,10 +501,16 @@ LinkUnreachable(VacuumState *vs)
 					break;
 				}
 			}
-			if (ItemPointerIsValid(&from) && !ItemPointerEquals(&from, &lost[i]))
+			if (!ItemPointerIsValid(&from))
+				from = NearestReachable(vs, u, &lost[i]);
+			if (ItemPointerIsValid(&from))
+			{
 				ForceLink(vs, &from, &lost[i]);
+				MarkReachedFrom(vs, pending, &lost[i]);
+			}
 			pfree(u);
 		}
+		hash_destroy(pending);
 		pfree(lost);
 	}
 }
@@ -481,6 +589,36 @@ engram_hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	return stats;
 }
 
+/*
+ * A VACUUM with nothing to delete: nodes cut off by inserts' pruning are
+ * linked again all the same.  The search for them runs without the insert
+ * lock, which is taken only when there is something to link.
+ */
+static void
+RelinkCutOff(IndexVacuumInfo *info)
+{
+	ItemPointerData *lost;
+	VacuumState vs;
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "engram_hnsw vacuum",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	if (HnswFindUnreachable(info->index, &lost) > 0)
+	{
+		memset(&vs, 0, sizeof(vs));
+		vs.index = info->index;
+		HnswGetIndexInfo(info->index, &vs.info);
+		vs.strategy = info->strategy;
+		vs.cxt = cxt;
+		LockPage(vs.index, HNSW_INSERT_LOCK, ExclusiveLock);
+		LinkUnreachable(&vs);
+		UnlockPage(vs.index, HNSW_INSERT_LOCK, ExclusiveLock);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+}
+
 IndexBulkDeleteResult *
 engram_hnsw_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
@@ -511,6 +649,7 @@ engram_hnsw_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 			}
 			UnlockReleaseBuffer(buf);
 		}
+		RelinkCutOff(info);
 	}
 	stats->num_pages = RelationGetNumberOfBlocks(info->index);
 	return stats;
