@@ -430,13 +430,7 @@ PrefetchNodes(PageCursor *c, const ItemPointerData *tids, int n, int dim)
 			page = BufferGetPage(r->buffers[blkno]);
 			itemid = PageGetItemId((Page) page, off);
 			if (pass == 0)
-			{
-				/*
-				 * Pinning and locking the page write the buffer header;
-				 * reading the node reads the page header (pd_lower)
-				 */
 				__builtin_prefetch(itemid);
-			}
 			else if (ItemIdGetOffset(itemid) + span <= BLCKSZ)
 			{
 				for (Size b = 0; b < span; b += 64)
