@@ -336,7 +336,15 @@ extern void engram_hnsw_costestimate(PlannerInfo *root, IndexPath *path,
 									 double *indexCorrelation, double *indexPages);
 
 /* hnswcheck.c */
-extern int	HnswFindUnreachable(Relation index, ItemPointerData **out);
+typedef struct HnswInDegree
+{
+	ItemPointerData tid;
+	int32		n;
+} HnswInDegree;
+
+extern int	HnswFindUnreachable(Relation index, ItemPointerData **out,
+								HnswInDegree **indegrees, int *nnodes);
+extern HnswInDegree *HnswInDegreeOf(HnswInDegree *indegrees, int n, ItemPointer tid);
 extern Relation HnswOpenChecked(Oid indexoid);
 
 /* hnswvalidate.c */

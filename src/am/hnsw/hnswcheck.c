@@ -42,6 +42,7 @@ typedef struct CheckNode
 	uint8		level;
 	uint8		flags;
 	int			degree0;
+	int32		indegree;		/* layer-0 links to it from reached nodes */
 	bool		reached;
 } CheckNode;
 
@@ -203,6 +204,7 @@ CollectNodes(CheckState *cs, int dim, int m)
 			cn->flags = node->flags;
 			cn->degree0 = Min(HnswNodeCounts(node, dim)[0], HnswLayerSlots(m, 0));
 			cn->reached = false;
+			cn->indegree = 0;
 			cs->bytes += ItemIdGetLength(itemid) + sizeof(ItemIdData);
 		}
 		UnlockReleaseBuffer(buf);
@@ -305,6 +307,8 @@ MarkReached(CheckState *cs, int dim, int m)
 		{
 			CheckNode  *t = FindNode(cs, &nbrs[i]);
 
+			if (t != NULL)
+				t->indegree++;
 			if (t != NULL && !t->reached && !(t->flags & HNSW_NODE_UNLINKED))
 			{
 				t->reached = true;
@@ -354,10 +358,13 @@ CheckReachability(CheckState *cs, int dim, int m)
 
 /*
  * The live nodes a walk of layer 0 from the entry point does not reach,
- * for vacuum to relink; returns how many are in *out (palloc'd)
+ * for vacuum to relink; returns how many are in *out (palloc'd).  With
+ * indegrees, also every node's count of layer-0 links from reached nodes,
+ * sorted by position (for HnswInDegreeOf), and their number in *nnodes.
  */
 int
-HnswFindUnreachable(Relation index, ItemPointerData **out)
+HnswFindUnreachable(Relation index, ItemPointerData **out,
+					HnswInDegree **indegrees, int *nnodes)
 {
 	CheckState	cs;
 	int			n = 0;
@@ -377,8 +384,41 @@ HnswFindUnreachable(Relation index, ItemPointerData **out)
 				!(cs.nodes[i].flags & (HNSW_NODE_DELETED | HNSW_NODE_UNLINKED)))
 				(*out)[n++] = cs.nodes[i].tid;
 	}
+	if (indegrees != NULL)
+	{
+		*indegrees = MemoryContextAllocHuge(CurrentMemoryContext,
+											sizeof(HnswInDegree) * Max(cs.nnodes, 1));
+		for (int i = 0; i < cs.nnodes; i++)
+		{
+			(*indegrees)[i].tid = cs.nodes[i].tid;
+			(*indegrees)[i].n = cs.nodes[i].indegree;
+		}
+		*nnodes = cs.nnodes;
+	}
 	pfree(cs.nodes);
 	return n;
+}
+
+/* The entry of tid in an array from HnswFindUnreachable, or NULL */
+HnswInDegree *
+HnswInDegreeOf(HnswInDegree *indegrees, int n, ItemPointer tid)
+{
+	int			lo = 0;
+	int			hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = ItemPointerCompare(&indegrees[mid].tid, tid);
+
+		if (c == 0)
+			return &indegrees[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
 }
 
 static void

@@ -32,7 +32,7 @@
 #include "am/hnsw/hnsw.h"
 
 /* breadth of the search that finds a reachable node to link a lost one from */
-#define HNSW_REPAIR_EF 16
+#define HNSW_REPAIR_EF 32
 /* rounds of LinkUnreachable: each finds the nodes the last one cut off */
 #define HNSW_REPAIR_ROUNDS 10
 
@@ -329,23 +329,65 @@ RepairEntryPoint(VacuumState *vs)
 	UnlockReleaseBuffer(buf);
 }
 
+/* Whether a layer-0 list holds tid */
+static bool
+ListHolds(const HnswNodeHeader *node, int dim, int m, ItemPointer tid)
+{
+	ItemPointerData *nbrs = HnswNodeNeighbors(node, dim, m, 0);
+
+	for (int i = 0; i < HnswNodeCounts(node, dim)[0]; i++)
+		if (ItemPointerEquals(&nbrs[i], tid))
+			return true;
+	return false;
+}
+
 /*
- * Link node "to" from node "from" on layer 0, replacing from's last link
- * when its list is full
+ * Link node "to" from node "from" on layer 0.  When from's list is full,
+ * the link replaced is the last one whose target keeps another incoming
+ * link from a reachable node (by indegrees, which this keeps up to date),
+ * so that the new link does not cut that node off in turn; the last one
+ * if there is none.
  */
 static void
-ForceLink(VacuumState *vs, ItemPointer from, ItemPointer to)
+ForceLink(VacuumState *vs, ItemPointer from, ItemPointer to,
+		  HnswInDegree *indegrees, int nnodes)
 {
 	const HnswIndexInfo *info = &vs->info;
-	Buffer		buf = ReadPage(vs, ItemPointerGetBlockNumber(from));
+	int			maxn = HnswLayerSlots(info->m, 0);
+	HnswNodeHeader *copy = HnswFetchNodeCopy(vs->index, from);
+	int			slot = -1;
+	Buffer		buf;
 	GenericXLogState *state;
 	Page		page;
 	HnswNodeHeader *node;
 	uint16	   *count;
 	ItemPointerData *nbrs;
-	int			maxn = HnswLayerSlots(info->m, 0);
-	bool		present = false;
+	HnswInDegree *d;
 
+	if (ListHolds(copy, info->dim, info->m, to))
+		return;
+	if (HnswNodeCounts(copy, info->dim)[0] >= maxn)
+	{
+		ItemPointerData *old = HnswNodeNeighbors(copy, info->dim, info->m, 0);
+
+		slot = maxn - 1;
+		for (int i = maxn - 1; i >= 0; i--)
+		{
+			d = HnswInDegreeOf(indegrees, nnodes, &old[i]);
+			if (d != NULL && d->n >= 2)
+			{
+				slot = i;
+				break;
+			}
+		}
+		if ((d = HnswInDegreeOf(indegrees, nnodes, &old[slot])) != NULL)
+			d->n--;
+	}
+	if ((d = HnswInDegreeOf(indegrees, nnodes, to)) != NULL)
+		d->n++;
+
+	/* the list cannot change meanwhile: we hold the insert lock */
+	buf = ReadPage(vs, ItemPointerGetBlockNumber(from));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(vs->index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
@@ -353,20 +395,13 @@ ForceLink(VacuumState *vs, ItemPointer from, ItemPointer to)
 										  PageGetItemId(page, ItemPointerGetOffsetNumber(from)));
 	count = &HnswNodeCounts(node, info->dim)[0];
 	nbrs = HnswNodeNeighbors(node, info->dim, info->m, 0);
-	for (int i = 0; i < *count; i++)
-		present |= ItemPointerEquals(&nbrs[i], to);
-	if (present)
-	{
-		GenericXLogAbort(state);
-		UnlockReleaseBuffer(buf);
-		return;
-	}
-	if (*count < maxn)
+	if (slot < 0)
 		nbrs[(*count)++] = *to;
 	else
-		nbrs[maxn - 1] = *to;
+		nbrs[slot] = *to;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
+	pfree(copy);
 }
 
 /* Sets of node positions for LinkUnreachable */
@@ -389,35 +424,57 @@ TidSetContains(HTAB *set, ItemPointer tid)
 }
 
 /*
- * The nearest live node to u that a search from the entry point reaches
- * (so a reachable one), other than u; invalid if there is none
+ * The nearest node to q on layer 0 that a search from "from" finds and that
+ * is neither u nor unreachable itself (pending); invalid if none is
  */
 static ItemPointerData
-NearestReachable(VacuumState *vs, const HnswNodeHeader *u, ItemPointer utid)
+NearestNotPending(VacuumState *vs, HTAB *pending, const HnswQuery *q,
+				  ItemPointerData from, ItemPointer utid)
+{
+	HnswCandidate found[HNSW_REPAIR_EF];
+	int			nfound;
+
+	nfound = HnswSearchLayer(vs->index, &vs->info, q, &from, 1, 0, HNSW_REPAIR_EF, true,
+							 found, HnswVisitedCreate(CurrentMemoryContext, 256), NULL);
+	for (int i = 0; i < nfound; i++)
+		if (!ItemPointerEquals(&found[i].node, utid) &&
+			!TidSetContains(pending, &found[i].node))
+			return found[i].node;
+	ItemPointerSetInvalid(&from);
+	return from;
+}
+
+/*
+ * A reachable node near the unreachable node u to link u from.  A search
+ * descending through the upper layers is quick, but it can end in u's own
+ * cut-off group, which layer 0 does not lead out of; then a search of
+ * layer 0 alone from the entry point, which sees only reachable nodes.
+ * (Linking a group from a node far from it would make it reachable but not
+ * findable: no search would head there.)
+ */
+static ItemPointerData
+NearestReachable(VacuumState *vs, HTAB *pending, const HnswNodeHeader *u,
+				 ItemPointer utid)
 {
 	const HnswIndexInfo *info = &vs->info;
 	float	   *x = palloc(sizeof(float) * info->dim);
 	HnswMetaPageData meta;
 	HnswQuery	q;
-	HnswCandidate found[HNSW_REPAIR_EF];
-	ItemPointerData entry;
-	ItemPointerData none;
-	int			nfound;
+	ItemPointerData from;
 
-	ItemPointerSetInvalid(&none);
 	HnswReadMeta(vs->index, &meta);
 	if (!ItemPointerIsValid(&meta.entry))
-		return none;
+		return meta.entry;
 	for (int i = 0; i < info->dim; i++)
 		x[i] = HnswNodeCode(u)[i] * u->scale;
 	HnswInitQuery(&q, info, x, (u->flags & HNSW_NODE_UNBOUNDED) != 0);
-	entry = HnswGreedyDescend(vs->index, info, &q, meta.entry, meta.entry_level, 0, NULL);
-	nfound = HnswSearchLayer(vs->index, info, &q, &entry, 1, 0, HNSW_REPAIR_EF, true,
-							 found, HnswVisitedCreate(CurrentMemoryContext, 256), NULL);
-	for (int i = 0; i < nfound; i++)
-		if (!ItemPointerEquals(&found[i].node, utid))
-			return found[i].node;
-	return none;
+	from = NearestNotPending(vs, pending, &q,
+							 HnswGreedyDescend(vs->index, info, &q, meta.entry,
+											   meta.entry_level, 0, NULL),
+							 utid);
+	if (!ItemPointerIsValid(&from))
+		from = NearestNotPending(vs, pending, &q, meta.entry, utid);
+	return ItemPointerIsValid(&from) ? from : meta.entry;
 }
 
 /*
@@ -463,9 +520,13 @@ LinkUnreachable(VacuumState *vs)
 	for (int round = 0; round < HNSW_REPAIR_ROUNDS; round++)
 	{
 		ItemPointerData *lost;
-		int			nlost = HnswFindUnreachable(vs->index, &lost);
+		HnswInDegree *indegrees;
+		int			nnodes;
+		int			nlost = HnswFindUnreachable(vs->index, &lost, &indegrees, &nnodes);
 		HTAB	   *pending;
 
+		elog(DEBUG1, "engram_hnsw vacuum of \"%s\": %d live nodes unreachable (round %d)",
+			 RelationGetRelationName(vs->index), nlost, round + 1);
 		if (nlost == 0)
 			break;
 		pending = TidSetCreate(nlost);
@@ -502,16 +563,17 @@ LinkUnreachable(VacuumState *vs)
 				}
 			}
 			if (!ItemPointerIsValid(&from))
-				from = NearestReachable(vs, u, &lost[i]);
+				from = NearestReachable(vs, pending, u, &lost[i]);
 			if (ItemPointerIsValid(&from))
 			{
-				ForceLink(vs, &from, &lost[i]);
+				ForceLink(vs, &from, &lost[i], indegrees, nnodes);
 				MarkReachedFrom(vs, pending, &lost[i]);
 			}
 			pfree(u);
 		}
 		hash_destroy(pending);
 		pfree(lost);
+		pfree(indegrees);
 	}
 }
 
@@ -604,7 +666,7 @@ RelinkCutOff(IndexVacuumInfo *info)
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 
-	if (HnswFindUnreachable(info->index, &lost) > 0)
+	if (HnswFindUnreachable(info->index, &lost, NULL, NULL) > 0)
 	{
 		memset(&vs, 0, sizeof(vs));
 		vs.index = info->index;
