@@ -474,6 +474,7 @@ NearestReachable(VacuumState *vs, HTAB *pending, const HnswNodeHeader *u,
 							 utid);
 	if (!ItemPointerIsValid(&from))
 		from = NearestNotPending(vs, pending, &q, meta.entry, utid);
+	pfree(x);
 	return ItemPointerIsValid(&from) ? from : meta.entry;
 }
 
@@ -508,11 +509,12 @@ MarkReachedFrom(VacuumState *vs, HTAB *pending, ItemPointer u)
  * Pruning (by inserts and by the repairs above) can leave a live node
  * whose only incoming links were dropped or came from deleted nodes, and no
  * search would find it again; a group of such nodes can still link to each
- * other.  Link each from a reachable node: one of its own live neighbours
- * if one is reachable, else the nearest node a search from the entry point
- * finds; everything the node leads to is then reachable as well.  Linking
- * can replace a full list's last link, which may cut off that node: the
- * next round finds it.
+ * other.  Link each from a reachable node near it: one of its own live
+ * neighbours that is reachable, else what NearestReachable finds;
+ * everything the node leads to is then reachable as well, and needs no
+ * link of its own.  A link into a full list replaces one whose target
+ * keeps another incoming link where there is one (ForceLink); where there
+ * is none, that target may be cut off, and the next round finds it.
  */
 static void
 LinkUnreachable(VacuumState *vs)
@@ -608,6 +610,36 @@ UnlinkDeleted(VacuumState *vs)
 	}
 }
 
+/*
+ * A VACUUM with nothing to delete in the index: nodes cut off by inserts'
+ * pruning are linked again all the same.  The search for them runs without the insert
+ * lock, which is taken only when there is something to link.
+ */
+static void
+RelinkCutOff(IndexVacuumInfo *info)
+{
+	ItemPointerData *lost;
+	VacuumState vs;
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "engram_hnsw vacuum",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	if (HnswFindUnreachable(info->index, &lost, NULL, NULL) > 0)
+	{
+		memset(&vs, 0, sizeof(vs));
+		vs.index = info->index;
+		HnswGetIndexInfo(info->index, &vs.info);
+		vs.strategy = info->strategy;
+		vs.cxt = cxt;
+		LockPage(vs.index, HNSW_INSERT_LOCK, ExclusiveLock);
+		LinkUnreachable(&vs);
+		UnlockPage(vs.index, HNSW_INSERT_LOCK, ExclusiveLock);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+}
+
 IndexBulkDeleteResult *
 engram_hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 					   IndexBulkDeleteCallback callback, void *callback_state)
@@ -641,6 +673,8 @@ engram_hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		LinkUnreachable(&vs);
 		UnlockPage(vs.index, HNSW_INSERT_LOCK, ExclusiveLock);
 	}
+	else
+		RelinkCutOff(info);
 
 	/* make the pages recorded above findable by inserts */
 	IndexFreeSpaceMapVacuum(vs.index);
@@ -649,36 +683,6 @@ engram_hnsw_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	MemoryContextDelete(vs.cxt);
 	stats->num_pages = RelationGetNumberOfBlocks(info->index);
 	return stats;
-}
-
-/*
- * A VACUUM with nothing to delete: nodes cut off by inserts' pruning are
- * linked again all the same.  The search for them runs without the insert
- * lock, which is taken only when there is something to link.
- */
-static void
-RelinkCutOff(IndexVacuumInfo *info)
-{
-	ItemPointerData *lost;
-	VacuumState vs;
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
-											  "engram_hnsw vacuum",
-											  ALLOCSET_DEFAULT_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-
-	if (HnswFindUnreachable(info->index, &lost, NULL, NULL) > 0)
-	{
-		memset(&vs, 0, sizeof(vs));
-		vs.index = info->index;
-		HnswGetIndexInfo(info->index, &vs.info);
-		vs.strategy = info->strategy;
-		vs.cxt = cxt;
-		LockPage(vs.index, HNSW_INSERT_LOCK, ExclusiveLock);
-		LinkUnreachable(&vs);
-		UnlockPage(vs.index, HNSW_INSERT_LOCK, ExclusiveLock);
-	}
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(cxt);
 }
 
 IndexBulkDeleteResult *
