@@ -32,7 +32,9 @@
 #include "am/hnsw/hnsw.h"
 
 /* breadth of the search that finds a reachable node to link a lost one from */
-#define HNSW_REPAIR_EF 32
+#define HNSW_REPAIR_EF 64
+/* unreachable nodes walked through to find a reachable one near a lost one */
+#define HNSW_REPAIR_WALK 1024
 /* rounds of LinkUnreachable: each finds the nodes the last one cut off */
 #define HNSW_REPAIR_ROUNDS 10
 
@@ -424,6 +426,56 @@ TidSetContains(HTAB *set, ItemPointer tid)
 }
 
 /*
+ * The first live node that is not unreachable (pending) on the way out of
+ * u along layer-0 links, breadth first through unreachable ones: u's
+ * neighbours, then theirs.  Links lead to near nodes, so this is a node
+ * near u, and usually u's own neighbour.  Invalid if there is none within
+ * HNSW_REPAIR_WALK nodes.
+ */
+static ItemPointerData
+ReachedNearby(VacuumState *vs, HTAB *pending, ItemPointer u)
+{
+	ItemPointerData *queue = palloc(sizeof(ItemPointerData) * HNSW_REPAIR_WALK);
+	HnswVisited *seen = HnswVisitedCreate(CurrentMemoryContext, 256);
+	int			head = 0;
+	int			tail = 0;
+	ItemPointerData found;
+
+	ItemPointerSetInvalid(&found);
+	queue[tail++] = *u;
+	(void) HnswVisitedTestAndSet(seen, u);
+	while (head < tail && !ItemPointerIsValid(&found))
+	{
+		HnswNodeHeader *node = HnswFetchNodeCopy(vs->index, &queue[head++]);
+		ItemPointerData *nbrs = HnswNodeNeighbors(node, vs->info.dim, vs->info.m, 0);
+
+		for (int k = 0; k < HnswNodeCounts(node, vs->info.dim)[0]; k++)
+		{
+			HnswNodeHeader *v;
+			bool		live;
+
+			if (HnswVisitedTestAndSet(seen, &nbrs[k]))
+				continue;
+			v = HnswFetchNodeCopy(vs->index, &nbrs[k]);
+			live = !(v->flags & (HNSW_NODE_DELETED | HNSW_NODE_UNLINKED));
+			pfree(v);
+			if (!live)
+				continue;
+			if (!TidSetContains(pending, &nbrs[k]))
+			{
+				found = nbrs[k];
+				break;
+			}
+			if (tail < HNSW_REPAIR_WALK)
+				queue[tail++] = nbrs[k];
+		}
+		pfree(node);
+	}
+	pfree(queue);
+	return found;
+}
+
+/*
  * The nearest node to q on layer 0 that a search from "from" finds and that
  * is neither u nor unreachable itself (pending); invalid if none is
  */
@@ -539,31 +591,12 @@ LinkUnreachable(VacuumState *vs)
 		{
 			HnswNodeHeader *u;
 			ItemPointerData from;
-			ItemPointerData *nbrs;
 
 			CHECK_FOR_INTERRUPTS();
 			if (!TidSetContains(pending, &lost[i]))
 				continue;		/* reached through one linked before */
 			u = HnswFetchNodeCopy(vs->index, &lost[i]);
-			nbrs = HnswNodeNeighbors(u, vs->info.dim, vs->info.m, 0);
-			ItemPointerSetInvalid(&from);
-			for (int k = 0; k < HnswNodeCounts(u, vs->info.dim)[0]; k++)
-			{
-				HnswNodeHeader *v;
-				bool		live;
-
-				if (ItemPointerEquals(&nbrs[k], &lost[i]) ||
-					TidSetContains(pending, &nbrs[k]))
-					continue;
-				v = HnswFetchNodeCopy(vs->index, &nbrs[k]);
-				live = !(v->flags & (HNSW_NODE_DELETED | HNSW_NODE_UNLINKED));
-				pfree(v);
-				if (live)
-				{
-					from = nbrs[k];
-					break;
-				}
-			}
+			from = ReachedNearby(vs, pending, &lost[i]);
 			if (!ItemPointerIsValid(&from))
 				from = NearestReachable(vs, pending, u, &lost[i]);
 			if (ItemPointerIsValid(&from))
