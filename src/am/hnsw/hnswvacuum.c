@@ -343,16 +343,35 @@ ListHolds(const HnswNodeHeader *node, int dim, int m, ItemPointer tid)
 	return false;
 }
 
+/* A link LinkUnreachable made: it is not replaced again by the same VACUUM */
+typedef struct MadeLink
+{
+	ItemPointerData from;
+	ItemPointerData to;
+} MadeLink;
+
+static bool
+LinkWasMade(HTAB *made, ItemPointer from, ItemPointer to)
+{
+	MadeLink	key;
+
+	key.from = *from;
+	key.to = *to;
+	return hash_search(made, &key, HASH_FIND, NULL) != NULL;
+}
+
 /*
  * Link node "to" from node "from" on layer 0.  When from's list is full,
  * the link replaced is the last one whose target keeps another incoming
  * link from a reachable node (by indegrees, which this keeps up to date),
- * so that the new link does not cut that node off in turn; the last one
- * if there is none.
+ * so that the new link does not cut that node off in turn, else the last
+ * one; never one this VACUUM made itself (two cut-off nodes would
+ * otherwise take each other's place round after round).  Returns false if
+ * every link of from is such a link.
  */
-static void
+static bool
 ForceLink(VacuumState *vs, ItemPointer from, ItemPointer to,
-		  HnswInDegree *indegrees, int nnodes)
+		  HnswInDegree *indegrees, int nnodes, HTAB *made)
 {
 	const HnswIndexInfo *info = &vs->info;
 	int			maxn = HnswLayerSlots(info->m, 0);
@@ -365,23 +384,29 @@ ForceLink(VacuumState *vs, ItemPointer from, ItemPointer to,
 	uint16	   *count;
 	ItemPointerData *nbrs;
 	HnswInDegree *d;
+	MadeLink	key;
 
 	if (ListHolds(copy, info->dim, info->m, to))
-		return;
+		return true;
 	if (HnswNodeCounts(copy, info->dim)[0] >= maxn)
 	{
 		ItemPointerData *old = HnswNodeNeighbors(copy, info->dim, info->m, 0);
+		int			fallback = -1;
 
-		slot = maxn - 1;
-		for (int i = maxn - 1; i >= 0; i--)
+		for (int i = maxn - 1; i >= 0 && slot < 0; i--)
 		{
+			if (LinkWasMade(made, from, &old[i]))
+				continue;
+			if (fallback < 0)
+				fallback = i;
 			d = HnswInDegreeOf(indegrees, nnodes, &old[i]);
 			if (d != NULL && d->n >= 2)
-			{
 				slot = i;
-				break;
-			}
 		}
+		if (slot < 0)
+			slot = fallback;
+		if (slot < 0)
+			return false;
 		if ((d = HnswInDegreeOf(indegrees, nnodes, &old[slot])) != NULL)
 			d->n--;
 	}
@@ -404,6 +429,11 @@ ForceLink(VacuumState *vs, ItemPointer from, ItemPointer to,
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
 	pfree(copy);
+
+	key.from = *from;
+	key.to = *to;
+	(void) hash_search(made, &key, HASH_ENTER, NULL);
+	return true;
 }
 
 /* Sets of node positions for LinkUnreachable */
@@ -571,6 +601,16 @@ MarkReachedFrom(VacuumState *vs, HTAB *pending, ItemPointer u)
 static void
 LinkUnreachable(VacuumState *vs)
 {
+	HASHCTL		ctl;
+	HTAB	   *made;
+	int			last_nlost = INT_MAX;
+
+	ctl.keysize = sizeof(MadeLink);
+	ctl.entrysize = sizeof(MadeLink);
+	ctl.hcxt = CurrentMemoryContext;
+	made = hash_create("engram_hnsw links made by vacuum", 64, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
 	for (int round = 0; round < HNSW_REPAIR_ROUNDS; round++)
 	{
 		ItemPointerData *lost;
@@ -578,11 +618,17 @@ LinkUnreachable(VacuumState *vs)
 		int			nnodes;
 		int			nlost = HnswFindUnreachable(vs->index, &lost, &indegrees, &nnodes);
 		HTAB	   *pending;
+		bool		stalled = nlost >= last_nlost;
+		HnswMetaPageData meta;
+		ItemPointerData entry;
 
 		elog(DEBUG1, "engram_hnsw vacuum of \"%s\": %d live nodes unreachable (round %d)",
 			 RelationGetRelationName(vs->index), nlost, round + 1);
 		if (nlost == 0)
 			break;
+		last_nlost = nlost;
+		HnswReadMeta(vs->index, &meta);
+		entry = meta.entry;
 		pending = TidSetCreate(nlost);
 		for (int i = 0; i < nlost; i++)
 			(void) hash_search(pending, &lost[i], HASH_ENTER, NULL);
@@ -591,19 +637,29 @@ LinkUnreachable(VacuumState *vs)
 		{
 			HnswNodeHeader *u;
 			ItemPointerData from;
+			bool		linked;
 
 			CHECK_FOR_INTERRUPTS();
 			if (!TidSetContains(pending, &lost[i]))
 				continue;		/* reached through one linked before */
 			u = HnswFetchNodeCopy(vs->index, &lost[i]);
-			from = ReachedNearby(vs, pending, &lost[i]);
+
+			/*
+			 * A round that linked nothing new (the node found nearby was
+			 * itself cut off by a replaced link, or all its links were made
+			 * here) searches for one instead, and then takes the entry point
+			 */
+			from = stalled ? NearestReachable(vs, pending, u, &lost[i]) :
+				ReachedNearby(vs, pending, &lost[i]);
 			if (!ItemPointerIsValid(&from))
 				from = NearestReachable(vs, pending, u, &lost[i]);
-			if (ItemPointerIsValid(&from))
-			{
-				ForceLink(vs, &from, &lost[i], indegrees, nnodes);
+			linked = ItemPointerIsValid(&from) &&
+				ForceLink(vs, &from, &lost[i], indegrees, nnodes, made);
+			if (!linked && ItemPointerIsValid(&entry) &&
+				!ItemPointerEquals(&entry, &lost[i]))
+				linked = ForceLink(vs, &entry, &lost[i], indegrees, nnodes, made);
+			if (linked)
 				MarkReachedFrom(vs, pending, &lost[i]);
-			}
 			pfree(u);
 		}
 		hash_destroy(pending);
