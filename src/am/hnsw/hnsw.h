@@ -295,6 +295,7 @@ extern int	HnswSelectNeighbors(HnswMetric metric, int ncand,
 								const float *dist_to_new, int m, bool fill,
 								HnswPairDistance between, void *ctx,
 								int *selected, int8 *kept);
+extern bool HnswListContains(const ItemPointerData *list, int n, ItemPointer tid);
 extern HnswNodeHeader *HnswFetchNodeCopy(Relation index, ItemPointer tid);
 extern int	HnswSelectFromNodes(const HnswIndexInfo *info, const HnswNodeHeader *base,
 								HnswNodeHeader **cands, const ItemPointerData *tids,

@@ -112,25 +112,17 @@ HnswOpenChecked(Oid indexoid)
 	return index;
 }
 
+/* bsearch over arrays of structs that start with the position */
+static int
+CompareLeadingTid(const void *key, const void *elem)
+{
+	return ItemPointerCompare((ItemPointer) key, (ItemPointer) elem);
+}
+
 static CheckNode *
 FindNode(CheckState *cs, ItemPointer tid)
 {
-	int			lo = 0;
-	int			hi = cs->nnodes - 1;
-
-	while (lo <= hi)
-	{
-		int			mid = (lo + hi) / 2;
-		int			c = ItemPointerCompare(&cs->nodes[mid].tid, tid);
-
-		if (c == 0)
-			return &cs->nodes[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return NULL;
+	return bsearch(tid, cs->nodes, cs->nnodes, sizeof(CheckNode), CompareLeadingTid);
 }
 
 /*
@@ -403,22 +395,7 @@ HnswFindUnreachable(Relation index, ItemPointerData **out,
 HnswInDegree *
 HnswInDegreeOf(HnswInDegree *indegrees, int n, ItemPointer tid)
 {
-	int			lo = 0;
-	int			hi = n - 1;
-
-	while (lo <= hi)
-	{
-		int			mid = (lo + hi) / 2;
-		int			c = ItemPointerCompare(&indegrees[mid].tid, tid);
-
-		if (c == 0)
-			return &indegrees[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return NULL;
+	return bsearch(tid, indegrees, n, sizeof(HnswInDegree), CompareLeadingTid);
 }
 
 static void

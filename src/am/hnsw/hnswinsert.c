@@ -279,15 +279,6 @@ WriteNeighborLists(Relation index, const HnswIndexInfo *info,
 	}
 }
 
-static bool
-ListContains(const ItemPointerData *list, int n, ItemPointer tid)
-{
-	for (int i = 0; i < n; i++)
-		if (ItemPointerEquals((ItemPointer) &list[i], tid))
-			return true;
-	return false;
-}
-
 /*
  * The list of node "target" on one layer with a link to the new node added;
  * when the list is full, the best of the old neighbours and the new node by
@@ -335,14 +326,14 @@ ChooseBackLink(Relation index, const HnswIndexInfo *info, HnswCodeCopies *cache,
 	 * A node nobody links to on layer 0 cannot be found; when the last of
 	 * its neighbours drops it too, it replaces that neighbour's farthest link
 	 */
-	if (force && !ListContains(nbrs, nsel, newtid))
+	if (force && !HnswListContains(nbrs, nsel, newtid))
 	{
 		if (nsel == maxn)
 			nsel--;
 		nbrs[nsel++] = *newtid;
 	}
 	w->n = nsel;
-	return ListContains(nbrs, nsel, newtid);
+	return HnswListContains(nbrs, nsel, newtid);
 }
 
 /*

@@ -545,6 +545,16 @@ HnswSelectNeighbors(HnswMetric metric, int ncand, const float *dist_to_new,
 	return nselected;
 }
 
+/* Whether tid is among the n positions of list */
+bool
+HnswListContains(const ItemPointerData *list, int n, ItemPointer tid)
+{
+	for (int i = 0; i < n; i++)
+		if (ItemPointerEquals((ItemPointer) &list[i], tid))
+			return true;
+	return false;
+}
+
 /*
  * A private copy of the node tuple at tid
  */

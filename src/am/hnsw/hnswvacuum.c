@@ -163,11 +163,9 @@ static void
 AddCandidate(VacuumState *vs, ItemPointer self, ItemPointer cand,
 			 ItemPointerData *tids, HnswNodeHeader **nodes, int *n)
 {
-	if (ItemPointerEquals(cand, self) || FindDeleted(vs, cand) != NULL)
+	if (ItemPointerEquals(cand, self) || FindDeleted(vs, cand) != NULL ||
+		HnswListContains(tids, *n, cand))
 		return;
-	for (int j = 0; j < *n; j++)
-		if (ItemPointerEquals(&tids[j], cand))
-			return;
 	tids[*n] = *cand;
 	nodes[(*n)++] = HnswFetchNodeCopy(vs->index, cand);
 }
@@ -331,18 +329,6 @@ RepairEntryPoint(VacuumState *vs)
 	UnlockReleaseBuffer(buf);
 }
 
-/* Whether a layer-0 list holds tid */
-static bool
-ListHolds(const HnswNodeHeader *node, int dim, int m, ItemPointer tid)
-{
-	ItemPointerData *nbrs = HnswNodeNeighbors(node, dim, m, 0);
-
-	for (int i = 0; i < HnswNodeCounts(node, dim)[0]; i++)
-		if (ItemPointerEquals(&nbrs[i], tid))
-			return true;
-	return false;
-}
-
 /* A link LinkUnreachable made: it is not replaced again by the same VACUUM */
 typedef struct MadeLink
 {
@@ -386,7 +372,8 @@ ForceLink(VacuumState *vs, ItemPointer from, ItemPointer to,
 	HnswInDegree *d;
 	MadeLink	key;
 
-	if (ListHolds(copy, info->dim, info->m, to))
+	if (HnswListContains(HnswNodeNeighbors(copy, info->dim, info->m, 0),
+						 HnswNodeCounts(copy, info->dim)[0], to))
 		return true;
 	if (HnswNodeCounts(copy, info->dim)[0] >= maxn)
 	{
