@@ -323,17 +323,24 @@ ChooseBackLink(Relation index, const HnswIndexInfo *info, HnswCodeCopies *cache,
 	nsel = HnswSelectFromNodes(info, t, nodes, nbrs, count + 1, maxn, true, nbrs);
 
 	/*
-	 * A node nobody links to on layer 0 cannot be found; when the last of
-	 * its neighbours drops it too, it replaces that neighbour's farthest link
+	 * The heuristic fills every slot, so a list of live nodes that drops the
+	 * new node keeps all its old links and stays as it is on the page (about
+	 * 15 of an insert's 33 back-links on GloVe, each a page diff in
+	 * GenericXLog).  But a node nobody links to on layer 0 cannot be found:
+	 * when the last of its neighbours drops it too, it replaces that
+	 * neighbour's farthest link.
 	 */
-	if (force && !HnswListContains(nbrs, nsel, newtid))
+	if (!HnswListContains(nbrs, nsel, newtid))
 	{
+		Assert(nsel == count);
+		if (!force)
+			return false;
 		if (nsel == maxn)
 			nsel--;
 		nbrs[nsel++] = *newtid;
 	}
 	w->n = nsel;
-	return HnswListContains(nbrs, nsel, newtid);
+	return true;
 }
 
 /*
