@@ -194,9 +194,9 @@ SELECT * FROM engram.tune('empty_v');
 \set VERBOSITY default
 
 -- advise on a known configuration ---------------------------------------------
--- 600 rows of 1000 dimensions: a rebuild needs about 2.4 MB
+-- 2,000 rows of 1000 dimensions: a rebuild needs about 2.6 MB
 CREATE TABLE wide (v vector(1000));
-INSERT INTO wide SELECT array_fill((i % 97)::real, ARRAY[1000])::vector FROM generate_series(1, 600) i;
+INSERT INTO wide SELECT array_fill((i % 97)::real, ARRAY[1000])::vector FROM generate_series(1, 2000) i;
 CREATE INDEX wide_v ON wide USING engram_hnsw (v vector_l2_ops);
 ANALYZE wide;
 SET maintenance_work_mem = '1MB';

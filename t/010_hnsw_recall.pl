@@ -152,8 +152,8 @@ $node->safe_psql('postgres', 'DROP INDEX points_l1');
 
 # 2. a build that runs out of memory: what fits is built in memory and
 # written, the rest goes through the on-disk insert path.  With m = 48 a
-# 32-dimensional node takes about 540 bytes in memory, so 1MB holds about
-# 1900 of the 3000 rows.
+# 32-dimensional node takes about 970 bytes in memory (hnsw_build_memory),
+# so 1MB holds about 1,080 of the 3000 rows.
 my ($ret, $out, $err) = $node->psql(
 	'postgres', q{
 	SET maintenance_work_mem = '1MB';

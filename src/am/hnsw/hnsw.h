@@ -228,6 +228,12 @@ extern float HnswEstimateBetween(HnswMetric metric, const HnswNodeHeader *a,
 extern int	HnswRandomLevel(int m, int max_level);
 extern int	HnswMaxLevel(int dim, int m);
 extern void HnswCheckDimensions(const HnswIndexInfo *info);
+extern void HnswFormNodeCode(HnswNodeHeader *node, const HnswIndexInfo *info,
+							 const float *x, ItemPointer heaptid, int level,
+							 bool unbounded);
+extern void HnswInitNodeLinks(HnswNodeHeader *node, const HnswIndexInfo *info);
+extern bool HnswSameCode(const HnswIndexInfo *info, const HnswNodeHeader *a,
+						 const HnswNodeHeader *b);
 extern void HnswFormNode(HnswNodeHeader *node, const HnswIndexInfo *info,
 						 const float *x, ItemPointer heaptid, int level,
 						 bool unbounded);

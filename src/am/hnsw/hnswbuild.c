@@ -3,11 +3,11 @@
  * hnswbuild.c
  *	  engram_hnsw: CREATE INDEX.
  *
- * The build reads the table into memory, builds the graph there with exact
- * float distances, then lays the nodes out in breadth-first order from the
+ * The build reads the table into memory as the nodes' int8 codes, builds
+ * the graph there with distances between codes, then lays the nodes out in breadth-first order from the
  * entry point (upper-layer nodes first: the hot tier) so that graph
  * neighbours share pages, and writes the pages in one pass, WAL-logging
- * them as whole pages.  When the vectors and the graph no longer fit in
+ * them as whole pages.  When the codes and the graph no longer fit in
  * maintenance_work_mem, what was read so far is written out and the rest of
  * the table is inserted into the on-disk graph one row at a time.  See
  * README, "Build".
@@ -189,8 +189,8 @@ GraphWrite(BuildState *bs)
 			Size		size = HnswNodeSize(info->dim, info->m, level);
 
 			memset(node, 0, size);
-			HnswFormNode(node, info, HnswGraphVector(g, id), &g->heaptids[id], level,
-						 g->unbounded[id]);
+			memcpy(node, &HnswGraphCodeOf(g, id)->node, sizeof(HnswNodeHeader) + info->dim);
+			HnswInitNodeLinks(node, info);
 			for (int layer = 0; layer <= level; layer++)
 			{
 				int32	   *list = HnswGraphList(g, id, layer);

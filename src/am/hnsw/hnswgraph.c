@@ -3,10 +3,10 @@
  * hnswgraph.c
  *	  engram_hnsw: building the graph in memory, serially or in parallel.
  *
- * CREATE INDEX reads every vector into an HnswBuildGraph (hnswbuild.c), then
- * inserts them all into the graph here with exact float distances (INSERT of
- * the HNSW paper with the neighbour selection heuristic), before laying the
- * pages out.
+ * CREATE INDEX reads every vector into an HnswBuildGraph (hnswbuild.c) as
+ * the header and int8 code its node will carry, then inserts them all into
+ * the graph here with distances between codes (INSERT of the HNSW paper with
+ * the neighbour selection heuristic), before laying the pages out.
  *
  * With max_parallel_maintenance_workers > 0 the graph moves into a dynamic
  * shared memory segment and the leader and its workers insert nodes taken
@@ -36,6 +36,7 @@
 #include "utils/rel.h"
 
 #include "am/hnsw/hnswgraph.h"
+#include "simd.h"
 
 #define PARALLEL_KEY_GRAPH	UINT64CONST(0xE4A0000000000001)
 
@@ -69,6 +70,13 @@ typedef struct InsertScratch
 	int8	   *kept;
 } InsertScratch;
 
+/* Bytes of a node's code record, padded to keep the records aligned */
+static int
+HnswGraphCodeStride(int dim)
+{
+	return MAXALIGN(sizeof(HnswGraphCode) + dim);
+}
+
 void
 HnswGraphInit(HnswBuildGraph *g, const HnswIndexInfo *info)
 {
@@ -79,13 +87,14 @@ HnswGraphInit(HnswBuildGraph *g, const HnswIndexInfo *info)
 	g->local_entry_level = -1;
 	g->entry = &g->local_entry;
 	g->entry_level = &g->local_entry_level;
+	g->code_stride = HnswGraphCodeStride(info->dim);
 }
 
 /* Memory a node needs, for the maintenance_work_mem check */
 Size
 HnswGraphBytesPerNode(const HnswIndexInfo *info)
 {
-	return sizeof(float) * info->dim + sizeof(ItemPointerData) + 2 +
+	return HnswGraphCodeStride(info->dim) + 1 +
 		(sizeof(int32) + sizeof(float) + sizeof(int8)) * (2 * info->m + 1) +
 		sizeof(int64) + sizeof(uint32) + sizeof(LWLock);
 }
@@ -104,10 +113,8 @@ GraphGrow(HnswBuildGraph *g)
 	int			cap = g->capacity == 0 ? 1024 : g->capacity * 2;
 	int			old = g->capacity;
 
-	g->vectors = GrowArray(g->vectors, sizeof(float) * g->info.dim, old, cap);
-	g->heaptids = GrowArray(g->heaptids, sizeof(ItemPointerData), old, cap);
+	g->codes = GrowArray(g->codes, g->code_stride, old, cap);
 	g->levels = GrowArray(g->levels, 1, old, cap);
-	g->unbounded = GrowArray(g->unbounded, sizeof(bool), old, cap);
 	g->layer0 = GrowArray(g->layer0, sizeof(int32) * (2 * g->info.m + 1), old, cap);
 	g->layer0_dist = GrowArray(g->layer0_dist, sizeof(float) * (2 * g->info.m + 1), old, cap);
 	g->layer0_kept = GrowArray(g->layer0_kept, sizeof(int8) * (2 * g->info.m + 1), old, cap);
@@ -124,15 +131,24 @@ HnswGraphAdd(HnswBuildGraph *g, const float *x, ItemPointer heaptid, bool unboun
 {
 	int			id;
 	int			level;
+	HnswGraphCode *c;
 
 	if (g->n == g->capacity)
 		GraphGrow(g);
 	id = g->n++;
-	memcpy(HnswGraphVector(g, id), x, sizeof(float) * g->info.dim);
-	g->heaptids[id] = *heaptid;
-	g->unbounded[id] = unbounded;
 	level = HnswRandomLevel(g->info.m, g->max_level);
 	g->levels[id] = (uint8) level;
+
+	/*
+	 * The node's code as its page will hold it, and the squared norm of the
+	 * decoded code, so that Dist() gives exactly 0 between equal codes
+	 */
+	c = HnswGraphCodeOf(g, id);
+	memset(c, 0, g->code_stride);
+	HnswFormNodeCode(&c->node, &g->info, x, heaptid, level, unbounded);
+	c->sqnorm = (double) c->node.scale * c->node.scale *
+		engram_kernels->i8_dot(HnswNodeCode(&c->node), HnswNodeCode(&c->node),
+							   g->info.dim);
 	g->layer0[(Size) id * (2 * g->info.m + 1)] = 0;
 	g->layer0_kept[(Size) id * (2 * g->info.m + 1)] = 1;
 	g->upper_offset[id] = -1;
@@ -246,11 +262,49 @@ MaybeSetEntry(HnswBuildGraph *g, int32 id, int32 level)
 		SpinLockRelease(g->entry_mutex);
 }
 
+/*
+ * Distance between two nodes as the graph is built: between their int8
+ * codes, the same codes the searches of the index compare.  A code is a
+ * quarter of the vector's bytes, and the build spent half its time waiting
+ * for vectors from memory.  L2 and cosine use the decoded codes' own norms
+ * (so equal codes are at distance exactly 0, which the heuristic's rule for
+ * copies relies on); for cosine, 1 - a.b = |a - b|^2 / 2 on unit vectors.
+ */
 static inline float
 Dist(HnswBuildGraph *g, int a, int b)
 {
-	return HnswExactDistance(g->info.metric, HnswGraphVector(g, a),
-							 HnswGraphVector(g, b), g->info.dim);
+	const HnswGraphCode *ca = HnswGraphCodeOf(g, a);
+	const HnswGraphCode *cb = HnswGraphCodeOf(g, b);
+	double		dot;
+
+	if (g->info.metric == HNSW_METRIC_L1)
+		return engram_i8_scaled_l1(HnswNodeCode(&ca->node), ca->node.scale,
+								   HnswNodeCode(&cb->node), cb->node.scale,
+								   g->info.dim);
+	dot = (double) ca->node.scale * cb->node.scale *
+		engram_kernels->i8_dot(HnswNodeCode(&ca->node), HnswNodeCode(&cb->node),
+							   g->info.dim);
+	switch (g->info.metric)
+	{
+		case HNSW_METRIC_L2:
+			return (float) (ca->sqnorm + cb->sqnorm - 2.0 * dot);
+		case HNSW_METRIC_IP:
+			return (float) -dot;
+		default:
+			return (float) ((ca->sqnorm + cb->sqnorm - 2.0 * dot) / 2.0);
+	}
+}
+
+/* Bring a node's code into the cache ahead of its distance */
+static inline void
+PrefetchCode(HnswBuildGraph *g, int id)
+{
+	const char *v = (const char *) HnswGraphCodeOf(g, id);
+	Size		len = g->code_stride;
+
+	for (Size off = 0; off < len; off += 64)
+		__builtin_prefetch(v + off);
+	__builtin_prefetch(v + len - 1);
 }
 
 static inline bool
@@ -377,20 +431,33 @@ SearchLayer(HnswBuildGraph *g, int q, const BuildCand *entries, int nentries,
 	{
 		BuildCand	c = BHPop(cand);
 		int			count;
+		int			nnew;
 
 		if (best->n >= ef && c.distance > best->items[0].distance)
 			break;
 
+		/*
+		 * The unvisited neighbours first, their codes prefetched, then the
+		 * distances: the codes are random reads from memory, and asking for
+		 * all of them at once overlaps the misses
+		 */
 		count = CopyList(g, c.id, layer, s->list);
+		nnew = 0;
 		for (int i = 0; i < count; i++)
 		{
 			int32		e = s->list[i];
-			float		d;
 
 			if (g->visited[e] == g->epoch)
 				continue;
 			g->visited[e] = g->epoch;
-			d = Dist(g, q, e);
+			PrefetchCode(g, e);
+			s->list[nnew++] = e;
+		}
+		for (int i = 0; i < nnew; i++)
+		{
+			int32		e = s->list[i];
+			float		d = Dist(g, q, e);
+
 			if (best->n < ef || d < best->items[0].distance)
 			{
 				BHPush(cand, d, e);
@@ -635,8 +702,8 @@ GraphInsert(HnswBuildGraph *g, int id, InsertScratch *s)
 
 		nfound = SearchLayer(g, id, s->found, nfound, efc, layer, s, s->found);
 		if (level == 0 && nfound > 0 && s->found[0].distance == 0 &&
-			memcmp(HnswGraphVector(g, id), HnswGraphVector(g, s->found[0].id),
-				   sizeof(float) * g->info.dim) == 0)
+			HnswSameCode(&g->info, &HnswGraphCodeOf(g, id)->node,
+						 &HnswGraphCodeOf(g, s->found[0].id)->node))
 		{
 			ChainDuplicate(g, id, s->found[0].id, s);
 			return;
@@ -827,7 +894,7 @@ typedef struct ParallelGraphShared
 	int32		entry;
 	int32		entry_level;
 	pg_atomic_uint32 next;
-	/* then: vectors, layer0 (ids, distances, kept), upper_offset, upper_pool (the same), levels, locks */
+	/* then: codes, layer0 (ids, distances, kept), upper_offset, upper_pool (the same), levels, locks */
 } ParallelGraphShared;
 
 static Size
@@ -835,7 +902,7 @@ ArraysSize(const HnswIndexInfo *info, int n, int64 upper_used)
 {
 	Size		size = MAXALIGN(sizeof(ParallelGraphShared));
 
-	size = add_size(size, MAXALIGN(mul_size(sizeof(float) * info->dim, n)));
+	size = add_size(size, MAXALIGN(mul_size(HnswGraphCodeStride(info->dim), n)));
 	size = add_size(size, MAXALIGN(mul_size(sizeof(int32) * (2 * info->m + 1), n)));
 	size = add_size(size, MAXALIGN(mul_size(sizeof(float) * (2 * info->m + 1), n)));
 	size = add_size(size, MAXALIGN(mul_size(sizeof(int8) * (2 * info->m + 1), n)));
@@ -857,8 +924,9 @@ AttachShared(HnswBuildGraph *g, ParallelGraphShared *sh)
 	char	   *p = (char *) sh + MAXALIGN(sizeof(ParallelGraphShared));
 	int			n = sh->n;
 
-	g->vectors = (float *) p;
-	p += MAXALIGN(sizeof(float) * sh->info.dim * (Size) n);
+	g->codes = p;
+	g->code_stride = HnswGraphCodeStride(sh->info.dim);
+	p += MAXALIGN((Size) g->code_stride * n);
 	g->layer0 = (int32 *) p;
 	p += MAXALIGN(sizeof(int32) * (2 * sh->info.m + 1) * (Size) n);
 	g->layer0_dist = (float *) p;
@@ -934,7 +1002,7 @@ BuildParallel(HnswBuildGraph *g, int nworkers)
 
 	memset(&shared, 0, sizeof(shared));
 	AttachShared(&shared, sh);
-	memcpy(shared.vectors, g->vectors, sizeof(float) * g->info.dim * (Size) g->n);
+	memcpy(shared.codes, g->codes, (Size) g->code_stride * g->n);
 	memcpy(shared.layer0, g->layer0, sizeof(int32) * (2 * g->info.m + 1) * (Size) g->n);
 	memcpy(shared.layer0_kept, g->layer0_kept, sizeof(int8) * (2 * g->info.m + 1) * (Size) g->n);
 	memcpy(shared.upper_offset, g->upper_offset, sizeof(int64) * (Size) g->n);

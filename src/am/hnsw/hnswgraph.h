@@ -34,10 +34,9 @@ typedef struct HnswBuildGraph
 	int			max_level;		/* cap from the page size */
 	int			n;				/* nodes */
 	int			capacity;
-	float	   *vectors;		/* n x dim */
-	ItemPointerData *heaptids;
+	char	   *codes;			/* n x code_stride: HnswGraphCode */
+	int			code_stride;
 	uint8	   *levels;
-	bool	   *unbounded;		/* HNSW_NODE_UNBOUNDED per node */
 	int32	   *layer0;			/* n x (2m + 1) */
 	float	   *layer0_dist;	/* the same shape */
 	int8	   *layer0_kept;
@@ -68,10 +67,21 @@ extern void HnswGraphAdd(HnswBuildGraph *g, const float *x, ItemPointer heaptid,
 extern void HnswGraphBuild(HnswBuildGraph *g, Relation heap, Relation index);
 extern int32 *HnswGraphList(HnswBuildGraph *g, int id, int layer);
 
-static inline float *
-HnswGraphVector(HnswBuildGraph *g, int id)
+/*
+ * What the build keeps of a vector: the header and int8 code of its node
+ * as its page will hold them, and the squared norm of the decoded code
+ * (for the build's distances), in one record of code_stride bytes
+ */
+typedef struct HnswGraphCode
 {
-	return g->vectors + (Size) id * g->info.dim;
+	double		sqnorm;			/* |decoded code|^2 */
+	HnswNodeHeader node;		/* followed by the code */
+} HnswGraphCode;
+
+static inline HnswGraphCode *
+HnswGraphCodeOf(HnswBuildGraph *g, int id)
+{
+	return (HnswGraphCode *) (g->codes + (Size) id * g->code_stride);
 }
 
 #endif							/* ENGRAM_HNSW_GRAPH_H */

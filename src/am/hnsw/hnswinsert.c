@@ -344,22 +344,6 @@ ChooseBackLink(Relation index, const HnswIndexInfo *info, HnswCodeCopies *cache,
 }
 
 /*
- * Whether two nodes carry the same code, scale, norm and residual.  Such
- * nodes are interchangeable for every estimate and every bound (the bounds
- * depend on nothing else), so a row whose vector quantizes like an existing
- * node's is treated as a duplicate of it.
- */
-static bool
-SameCode(const HnswIndexInfo *info, const HnswNodeHeader *a, const HnswNodeHeader *b)
-{
-	return a->scale == b->scale && a->norm == b->norm &&
-		a->residual == b->residual &&
-		(a->flags & HNSW_NODE_UNBOUNDED) == (b->flags & HNSW_NODE_UNBOUNDED) &&
-		!(b->flags & (HNSW_NODE_DELETED | HNSW_NODE_UNLINKED)) &&
-		memcmp(HnswNodeCode(a), HnswNodeCode(b), info->dim) == 0;
-}
-
-/*
  * Duplicates.  Copies of one vector are at distance 0 from each other, the
  * selection heuristic keeps at most one of them per list, and copies
  * inserted one by one would end up with no incoming link.  Instead a new
@@ -510,7 +494,7 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 		}
 
 		links[layer] = palloc(sizeof(ItemPointerData) * maxn);
-		if (layer == 0 && level == 0 && nfound > 0 && SameCode(info, node, copies[0]))
+		if (layer == 0 && level == 0 && nfound > 0 && HnswSameCode(info, node, copies[0]))
 		{
 			/* an exact copy of a node: chain it in (see InsertDuplicate) */
 			duplicate_of = found[0].node;

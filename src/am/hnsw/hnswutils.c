@@ -308,27 +308,60 @@ HnswCheckDimensions(const HnswIndexInfo *info)
 }
 
 /*
+ * Fill the header and code of a node for vector x (sizeof(HnswNodeHeader)
+ * + dim bytes)
+ */
+void
+HnswFormNodeCode(HnswNodeHeader *node, const HnswIndexInfo *info, const float *x,
+				 ItemPointer heaptid, int level, bool unbounded)
+{
+	node->heaptid = *heaptid;
+	node->level = (uint8) level;
+	node->flags = unbounded ? HNSW_NODE_UNBOUNDED : 0;
+	HnswQuantize(info->metric, x, info->dim, HnswNodeCode(node), &node->scale,
+				 &node->norm, &node->residual);
+}
+
+/*
+ * Empty neighbour lists after a node's header and code
+ */
+void
+HnswInitNodeLinks(HnswNodeHeader *node, const HnswIndexInfo *info)
+{
+	uint16	   *counts = HnswNodeCounts(node, info->dim);
+	ItemPointerData *nbrs = HnswNodeNeighbors(node, info->dim, info->m, 0);
+
+	for (int l = 0; l <= node->level; l++)
+		counts[l] = 0;
+	for (int i = 0; i < HnswTotalSlots(info->m, node->level); i++)
+		ItemPointerSetInvalid(&nbrs[i]);
+}
+
+/*
  * Fill a node tuple (of HnswNodeSize bytes, zeroed) for vector x
  */
 void
 HnswFormNode(HnswNodeHeader *node, const HnswIndexInfo *info, const float *x,
 			 ItemPointer heaptid, int level, bool unbounded)
 {
-	uint16	   *counts;
-	ItemPointerData *nbrs;
+	HnswFormNodeCode(node, info, x, heaptid, level, unbounded);
+	HnswInitNodeLinks(node, info);
+}
 
-	node->heaptid = *heaptid;
-	node->level = (uint8) level;
-	node->flags = unbounded ? HNSW_NODE_UNBOUNDED : 0;
-	HnswQuantize(info->metric, x, info->dim, HnswNodeCode(node), &node->scale,
-				 &node->norm, &node->residual);
-
-	counts = HnswNodeCounts(node, info->dim);
-	nbrs = HnswNodeNeighbors(node, info->dim, info->m, 0);
-	for (int l = 0; l <= level; l++)
-		counts[l] = 0;
-	for (int i = 0; i < HnswTotalSlots(info->m, level); i++)
-		ItemPointerSetInvalid(&nbrs[i]);
+/*
+ * Whether live node b carries the same code, scale, norm and residual as a.
+ * Such nodes are interchangeable for every estimate and every bound (the
+ * bounds depend on nothing else), so a row whose vector quantizes like an
+ * existing node's is treated as a copy of it.
+ */
+bool
+HnswSameCode(const HnswIndexInfo *info, const HnswNodeHeader *a, const HnswNodeHeader *b)
+{
+	return a->scale == b->scale && a->norm == b->norm &&
+		a->residual == b->residual &&
+		(a->flags & HNSW_NODE_UNBOUNDED) == (b->flags & HNSW_NODE_UNBOUNDED) &&
+		!(b->flags & (HNSW_NODE_DELETED | HNSW_NODE_UNLINKED)) &&
+		memcmp(HnswNodeCode(a), HnswNodeCode(b), info->dim) == 0;
 }
 
 /*
