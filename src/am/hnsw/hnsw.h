@@ -237,8 +237,6 @@ extern bool HnswSameCode(const HnswIndexInfo *info, const HnswNodeHeader *a,
 extern void HnswFormNode(HnswNodeHeader *node, const HnswIndexInfo *info,
 						 const float *x, ItemPointer heaptid, int level,
 						 bool unbounded);
-extern float HnswExactDistance(HnswMetric metric, const float *a, const float *b,
-							   int dim);
 extern void HnswInitPage(Page page, uint16 tier);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
 extern void HnswInitMetaPage(Page page, const HnswIndexInfo *info);

@@ -4,13 +4,13 @@
  *	  engram_hnsw: CREATE INDEX.
  *
  * The build reads the table into memory as the nodes' int8 codes, builds
- * the graph there with distances between codes, then lays the nodes out in breadth-first order from the
- * entry point (upper-layer nodes first: the hot tier) so that graph
- * neighbours share pages, and writes the pages in one pass, WAL-logging
- * them as whole pages.  When the codes and the graph no longer fit in
- * maintenance_work_mem, what was read so far is written out and the rest of
- * the table is inserted into the on-disk graph one row at a time.  See
- * README, "Build".
+ * the graph there with distances between codes, then lays the nodes out in
+ * breadth-first order from the entry point (upper-layer nodes first: the
+ * hot tier) so that graph neighbours share pages, and writes the pages in
+ * one pass, WAL-logging them as whole pages.  When the codes and the graph
+ * no longer fit in maintenance_work_mem, what was read so far is written out
+ * and the rest of the table is inserted into the on-disk graph one row at a
+ * time.  See README, "Build".
  *
  * src/am/hnsw/hnswbuild.c
  *

@@ -365,27 +365,6 @@ HnswSameCode(const HnswIndexInfo *info, const HnswNodeHeader *a, const HnswNodeH
 }
 
 /*
- * Exact distance between two prepared vectors, as graph construction
- * orders them (squared for L2, 1 - dot for normalised cosine)
- */
-float
-HnswExactDistance(HnswMetric metric, const float *a, const float *b, int dim)
-{
-	switch (metric)
-	{
-		case HNSW_METRIC_L2:
-			return engram_kernels->f32_l2sq(a, b, dim);
-		case HNSW_METRIC_IP:
-			return -engram_kernels->f32_dot(a, b, dim);
-		case HNSW_METRIC_COSINE:
-			return 1.0f - engram_kernels->f32_dot(a, b, dim);
-		case HNSW_METRIC_L1:
-			return engram_kernels->f32_l1(a, b, dim);
-	}
-	return 0.0f;
-}
-
-/*
  * Initialize an empty page of the given tier
  */
 void
