@@ -56,7 +56,7 @@ PlacementOrder(HnswBuildGraph *g, int32 *order)
 {
 	bool	   *placed = palloc0(sizeof(bool) * g->n);
 	int			norder = 0;
-	int			nhot;
+	int			nhot = 0;
 
 	for (int pass = 0; pass < 2; pass++)
 	{
@@ -104,6 +104,63 @@ PlacementOrder(HnswBuildGraph *g, int32 *order)
 }
 
 /*
+ * Regroup the warm tier's breadth-first order page by page: each page
+ * starts with the first node of that order not placed yet and is filled
+ * breadth first from it, with its nearest unplaced neighbours first (lists
+ * are sorted by distance), so that the nodes on a page are close to each
+ * other and a search finds more of a node's neighbours on pages it already
+ * holds.
+ */
+static void
+ClusterPages(HnswBuildGraph *g, int32 *order, int n, int per_page)
+{
+	int32	   *bfs = palloc(sizeof(int32) * Max(n, 1));
+	int32	   *queue = palloc(sizeof(int32) * Max(n, 1));
+	bool	   *placed = palloc(sizeof(bool) * Max(g->n, 1));
+	int			norder = 0;
+
+	/* the hot tier's nodes count as placed: they are not on these pages */
+	memcpy(bfs, order, sizeof(int32) * n);
+	memset(placed, true, sizeof(bool) * g->n);
+	for (int i = 0; i < n; i++)
+		placed[bfs[i]] = false;
+
+	for (int s = 0; s < n; s++)
+	{
+		int			head = 0;
+		int			tail = 0;
+		int			on_page = 0;
+
+		if (placed[bfs[s]])
+			continue;
+		placed[bfs[s]] = true;
+		order[norder++] = bfs[s];
+		queue[tail++] = bfs[s];
+		on_page++;
+		while (head < tail && on_page < per_page)
+		{
+			int32	   *list = HnswGraphList(g, queue[head++], 0);
+
+			for (int i = 0; i < list[0] && on_page < per_page; i++)
+			{
+				int32		v = list[1 + i];
+
+				if (placed[v])
+					continue;
+				placed[v] = true;
+				order[norder++] = v;
+				queue[tail++] = v;
+				on_page++;
+			}
+		}
+	}
+	Assert(norder == n);
+	pfree(bfs);
+	pfree(queue);
+	pfree(placed);
+}
+
+/*
  * Write one page through the buffer manager
  */
 static void
@@ -132,6 +189,7 @@ GraphWrite(BuildState *bs)
 	ItemPointerData *pos = palloc(sizeof(ItemPointerData) * Max(g->n, 1));
 	int			nhot = PlacementOrder(g, order);
 	Size		usable = BLCKSZ - SizeOfPageHeaderData - MAXALIGN(sizeof(HnswPageOpaqueData));
+	Size		need0 = MAXALIGN(HnswNodeSize(info->dim, info->m, 0)) + sizeof(ItemIdData);
 	Size		used = 0;
 	BlockNumber blkno = 1;
 	OffsetNumber off = FirstOffsetNumber;
@@ -141,6 +199,7 @@ GraphWrite(BuildState *bs)
 	int			next = 0;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_WRITE);
+	ClusterPages(g, order + nhot, g->n - nhot, (int) (usable / need0));
 
 	/* positions first: neighbour pointers need them */
 	for (int i = 0; i < g->n; i++)
