@@ -21,6 +21,7 @@
 #include "storage/bufmgr.h"
 #include "utils/relcache.h"
 
+#include "simd.h"
 #include "types/vector.h"
 
 #define HNSW_MAGIC				0x454E4857	/* "ENHW" */
@@ -228,6 +229,13 @@ extern float HnswEstimateBetween(HnswMetric metric, const HnswNodeHeader *a,
 extern int	HnswRandomLevel(int m, int max_level);
 extern int	HnswMaxLevel(int dim, int m);
 extern void HnswCheckDimensions(const HnswIndexInfo *info);
+/* Inner product of two codes: what every estimate between codes starts from */
+static inline double
+HnswCodeDot(const int8 *a, float scale_a, const int8 *b, float scale_b, int dim)
+{
+	return (double) scale_a * scale_b * engram_kernels->i8_dot(a, b, dim);
+}
+
 extern void HnswFormNodeCode(HnswNodeHeader *node, const HnswIndexInfo *info,
 							 const float *x, ItemPointer heaptid, int level,
 							 bool unbounded);

@@ -36,7 +36,6 @@
 #include "utils/rel.h"
 
 #include "am/hnsw/hnswgraph.h"
-#include "simd.h"
 
 #define PARALLEL_KEY_GRAPH	UINT64CONST(0xE4A0000000000001)
 
@@ -146,9 +145,8 @@ HnswGraphAdd(HnswBuildGraph *g, const float *x, ItemPointer heaptid, bool unboun
 	c = HnswGraphCodeOf(g, id);
 	memset(c, 0, g->code_stride);
 	HnswFormNodeCode(&c->node, &g->info, x, heaptid, level, unbounded);
-	c->sqnorm = (double) c->node.scale * c->node.scale *
-		engram_kernels->i8_dot(HnswNodeCode(&c->node), HnswNodeCode(&c->node),
-							   g->info.dim);
+	c->sqnorm = HnswCodeDot(HnswNodeCode(&c->node), c->node.scale,
+							HnswNodeCode(&c->node), c->node.scale, g->info.dim);
 	g->layer0[(Size) id * (2 * g->info.m + 1)] = 0;
 	g->layer0_kept[(Size) id * (2 * g->info.m + 1)] = 1;
 	g->upper_offset[id] = -1;
@@ -275,24 +273,14 @@ Dist(HnswBuildGraph *g, int a, int b)
 {
 	const HnswGraphCode *ca = HnswGraphCodeOf(g, a);
 	const HnswGraphCode *cb = HnswGraphCodeOf(g, b);
-	double		dot;
+	double		sq;
 
-	if (g->info.metric == HNSW_METRIC_L1)
-		return engram_i8_scaled_l1(HnswNodeCode(&ca->node), ca->node.scale,
-								   HnswNodeCode(&cb->node), cb->node.scale,
-								   g->info.dim);
-	dot = (double) ca->node.scale * cb->node.scale *
-		engram_kernels->i8_dot(HnswNodeCode(&ca->node), HnswNodeCode(&cb->node),
-							   g->info.dim);
-	switch (g->info.metric)
-	{
-		case HNSW_METRIC_L2:
-			return (float) (ca->sqnorm + cb->sqnorm - 2.0 * dot);
-		case HNSW_METRIC_IP:
-			return (float) -dot;
-		default:
-			return (float) ((ca->sqnorm + cb->sqnorm - 2.0 * dot) / 2.0);
-	}
+	if (g->info.metric != HNSW_METRIC_L2 && g->info.metric != HNSW_METRIC_COSINE)
+		return HnswEstimateBetween(g->info.metric, &ca->node, &cb->node, g->info.dim);
+	sq = ca->sqnorm + cb->sqnorm -
+		2.0 * HnswCodeDot(HnswNodeCode(&ca->node), ca->node.scale,
+						  HnswNodeCode(&cb->node), cb->node.scale, g->info.dim);
+	return (float) (g->info.metric == HNSW_METRIC_L2 ? sq : sq / 2.0);
 }
 
 /* Bring a node's code into the cache ahead of its distance */

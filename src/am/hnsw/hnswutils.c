@@ -150,15 +150,6 @@ HnswInitQuery(HnswQuery *q, const HnswIndexInfo *info, const float *x,
 }
 
 /*
- * Inner product of two codes
- */
-static inline double
-CodeDot(const int8 *a, float scale_a, const int8 *b, float scale_b, int dim)
-{
-	return (double) scale_a * scale_b * engram_kernels->i8_dot(a, b, dim);
-}
-
-/*
  * Estimate of the distance from q to a node, and a lower bound of the exact
  * distance in the operator's units (README, "Codes and bounds")
  */
@@ -195,7 +186,7 @@ HnswEstimateNode(const HnswQuery *q, const HnswNodeHeader *node)
 	}
 
 	/* |a.q - a'.q'| <= |a - a'| |q| + |a'| |q - q'| and |a'| <= |a| + res */
-	dot = CodeDot(code, node->scale, q->code, q->scale, q->dim);
+	dot = HnswCodeDot(code, node->scale, q->code, q->scale, q->dim);
 	slack = (double) node->residual * q->norm +
 		((double) node->norm + node->residual) * q->residual;
 
@@ -244,7 +235,7 @@ HnswEstimateBetween(HnswMetric metric, const HnswNodeHeader *a,
 		return engram_i8_scaled_l1(HnswNodeCode(a), a->scale, HnswNodeCode(b),
 								   b->scale, dim);
 
-	dot = CodeDot(HnswNodeCode(a), a->scale, HnswNodeCode(b), b->scale, dim);
+	dot = HnswCodeDot(HnswNodeCode(a), a->scale, HnswNodeCode(b), b->scale, dim);
 	if (metric == HNSW_METRIC_L2)
 		return (float) ((double) a->norm * a->norm + (double) b->norm * b->norm - 2.0 * dot);
 	if (metric == HNSW_METRIC_IP)
