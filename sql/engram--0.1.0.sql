@@ -1576,7 +1576,15 @@ CREATE FUNCTION engram.adjacency_cache_stats(
 	OUT bytes bigint, OUT builds bigint, OUT hits bigint, OUT misses bigint)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'engram_adjacency_cache_stats' LANGUAGE C VOLATILE STRICT;
-COMMENT ON FUNCTION engram.adjacency_cache_stats() IS 'this backend''s adjacency caches: size, builds, spreads served (hits) and not (misses)';
+COMMENT ON FUNCTION engram.adjacency_cache_stats() IS 'this backend''s use of the adjacency caches: graph mapped, its builds, spreads served (hits) and not (misses)';
+
+CREATE FUNCTION engram.adjacency_cache_graphs(
+	OUT memory_table regclass, OUT pinned boolean, OUT current boolean,
+	OUT bytes bigint, OUT builds bigint, OUT build_seconds float8,
+	OUT building_pid integer)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'engram_adjacency_cache_graphs' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION engram.adjacency_cache_graphs() IS 'the adjacency graphs in shared memory for this database''s memory tables';
 
 CREATE FUNCTION engram.memory_statistics(
 	OUT dbid oid, OUT relid oid, OUT recalls bigint, OUT spreads bigint,

@@ -161,6 +161,7 @@ StatsShmemRequest(void)
 #endif
 	RequestAddinShmemSpace(StatsShmemSize());
 	RequestAddinShmemSpace(EngramEdgeVersionShmemSize());
+	RequestAddinShmemSpace(EngramAdjacencyShmemSize());
 	RequestNamedLWLockTranche("engram_stats", 1);
 }
 
@@ -192,6 +193,7 @@ StatsShmemStartup(void)
 								engram_stats_max_memory_tables,
 								&ctl, HASH_ELEM | HASH_BLOBS);
 	EngramEdgeVersionShmemStartup();
+	EngramAdjacencyShmemStartup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

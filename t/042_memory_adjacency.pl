@@ -154,9 +154,46 @@ query($writer, 'TRUNCATE engram.associations');
 ($r) = read_both('truncate');
 is($r, '1:1:0 2:1:0', 'after TRUNCATE only the seeds remain');
 
+# one graph in shared memory serves every session: built once, by the
+# first that needs it, and kept after that session ends
+query($writer,
+	q{INSERT INTO engram.associations (tbl, src, dst, weight, kind)
+	SELECT 'g', i, 1 + (i * 7 + 13) % 190, 0.5, 'test' FROM generate_series(1, 190) i
+	WHERE 1 + (i * 7 + 13) % 190 <> i});
+my $graphs = q{SELECT string_agg(memory_table || ' ' || pinned || ' ' || current, ',')
+	|| ' ' || sum(builds) FROM engram.adjacency_cache_graphs()};
+($r, $builds) = read_both('a graph for all sessions');
+my $shared = query($reader, $graphs);
+like($shared, qr/^g true true \d+$/, 'the reader built one shared graph');
+my $other = session();
+query($other, 'SET engram.adjacency_cache_settle = 0');
+is(query($other, $spread), $r, 'another session spreads the same');
+is( query(
+		$other,
+		'SELECT builds || \' \' || hits || \' \' || misses FROM engram.adjacency_cache_stats()'),
+	'0 1 0',
+	'from the reader\'s graph, without building one');
+is(query($other, $graphs), $shared, 'no second graph, no second build');
 $reader->{in} .= "\\q\n";
-$writer->{in} .= "\\q\n";
 $reader->{h}->finish;
+my $third = session();
+is(query($third, $spread), $r, 'a new session after the builder ended');
+is( query($third, 'SELECT builds || \' \' || hits FROM engram.adjacency_cache_stats()'),
+	'0 1', 'still from the graph the ended session built');
+
+# a change makes the graph stale; the next spread unpins it and builds anew
+query($writer, q{SELECT engram.associate('g', 1, 199, 1, bidirectional => false)});
+my ($n) = $shared =~ / (\d+)$/;
+is(query($other, $graphs), "g true false $n", 'after a change the graph is stale');
+like(query($other, $spread), qr/(^| )199:/, 'the next spread sees the change');
+is(query($third, $graphs), 'g true true ' . ($n + 1),
+	'one graph again, current, built once more');
+
+$writer->{in} .= "\\q\n";
+$other->{in} .= "\\q\n";
+$third->{in} .= "\\q\n";
 $writer->{h}->finish;
+$other->{h}->finish;
+$third->{h}->finish;
 $node->stop;
 done_testing();

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * adjacency.c
- *	  Per-backend adjacency cache of a memory table's associations.
+ *	  Adjacency cache: a memory table's associations in shared memory.
  *
  * A 3-hop spread reads tens of thousands of edges; from the btree of
  * engram.associations that costs ~0.6 us an edge.  The cache holds a
@@ -10,23 +10,35 @@
  * destination as a node index, the weight), sorted by (src, dst) like the
  * primary key.  A spread then costs an array walk per edge.
  *
+ * The graph is built once per version of the associations, by the first
+ * backend that needs it, into a dynamic shared memory segment that stays
+ * pinned after that backend ends; every other backend attaches it read
+ * only and keeps only a scratch array of 8 bytes per node for its spreads.
+ * While one backend builds, the others read the index: nobody waits.  At
+ * 1M memories the graph is 144 MB and takes seconds to read, so one copy
+ * per server instead of one per connection is what makes it usable with
+ * many connections.
+ *
  * A cache is correct for a query only under the rules of edgeversion.c:
  * built from a fresh snapshot while no modifier was in flight, used while
  * no modifier began since and the query's snapshot sees every ended one.
- * Anything else uses the index (edges.c), which is always correct.
+ * Anything else uses the index (edges.c), which is always correct.  A
+ * segment's header names the table and the version it holds, so that an
+ * attach that raced with its replacement is noticed.
  *
  * Rebuilding costs a read of all edges of the table; with a steady trickle
- * of writes every backend would rebuild all the time.  So a stale cache is
- * rebuilt only once the version has been stable for
- * engram.adjacency_cache_settle (s) times as long as its last build took:
- * rebuilding then costs at most about 1 / (s + 1) of the time, and between
- * writes that come faster the index path serves (as without the cache).
+ * of writes it would run all the time.  So a stale graph is rebuilt only
+ * once the version has been stable for engram.adjacency_cache_settle (s)
+ * times as long as its last build took: rebuilding then costs at most about
+ * 1 / (s + 1) of the time, and between writes that come faster the index
+ * path serves (as without the cache).
  *
- * Each table's arrays live in a memory context of their own; the caches of
- * a backend together stay within engram.adjacency_cache_size (a build that
- * would pass it is abandoned, and not tried again at that version unless
- * the setting grows).  While a table is built, the other tables' graphs
- * are still held; they are dropped after it if the total is too large.
+ * The pinned graphs together stay within engram.adjacency_cache_size (a
+ * build that would pass it is abandoned, and not tried again at that
+ * version unless the setting grows; others' graphs are unpinned, least
+ * recently used first, to make room).  A stale graph is unpinned by the
+ * next backend that notices it; its memory is freed when the last backend
+ * mapping it detaches, which each does at its next spread.
  *
  * src/memory/adjacency.c
  *
@@ -41,21 +53,103 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "memory/memory.h"
 
+/* memory tables whose graphs shared memory can describe at once */
+#define SHARED_GRAPHS 64
+
+/* shared: one memory table's graph */
+typedef struct SharedGraph
+{
+	Oid			dbid;			/* InvalidOid: a free slot */
+	Oid			relid;
+	dsm_handle	handle;			/* DSM_HANDLE_INVALID: no graph pinned */
+	EdgeVersion built;			/* what the pinned graph holds */
+	Size		bytes;			/* of the pinned segment */
+	int			builder;		/* pid of a backend building it, or 0 */
+	double		build_seconds;	/* of the last build */
+	uint64		oversized_version;	/* too big at this version */
+	Size		oversized_limit;	/* for this engram.adjacency_cache_size */
+	uint64		builds;			/* since the slot was taken */
+	uint64		last_used;		/* clock of the last use */
+} SharedGraph;
+
+typedef struct AdjacencyShared
+{
+	slock_t		mutex;
+	uint64		clock;			/* counts uses, for least recently used */
+	SharedGraph graphs[SHARED_GRAPHS];
+} AdjacencyShared;
+
+/* the start of a graph's segment; the arrays follow at these offsets */
+typedef struct GraphHeader
+{
+	Oid			dbid;
+	Oid			relid;
+	uint64		version;
+	int32		nnodes;
+	int64		nedges;
+	Size		ids_off;
+	Size		offsets_off;
+	Size		edges_off;
+} GraphHeader;
+
+/* a graph built in local memory, before it is copied to its segment */
+typedef struct LocalGraph
+{
+	int64	   *ids;
+	int64	   *offsets;
+	int32	   *dst;
+	float4	   *weight;
+	int			nnodes;
+	int64		nedges;
+} LocalGraph;
+
+static AdjacencyShared *adjacency_shared = NULL;
 static HTAB *adjacency_caches = NULL;
 static MemoryContext adjacency_context = NULL;
+
+Size
+EngramAdjacencyShmemSize(void)
+{
+	return MAXALIGN(sizeof(AdjacencyShared));
+}
+
+/* Called by stats.c's shmem startup hook with AddinShmemInitLock held */
+void
+EngramAdjacencyShmemStartup(void)
+{
+	bool		found;
+
+	adjacency_shared = ShmemInitStruct("engram adjacency graphs",
+									   sizeof(AdjacencyShared), &found);
+	if (!found)
+	{
+		SpinLockInit(&adjacency_shared->mutex);
+		adjacency_shared->clock = 0;
+		for (int i = 0; i < SHARED_GRAPHS; i++)
+		{
+			memset(&adjacency_shared->graphs[i], 0, sizeof(SharedGraph));
+			adjacency_shared->graphs[i].handle = DSM_HANDLE_INVALID;
+		}
+	}
+}
 
 /* a build in progress: the edges as the primary key returns them */
 typedef struct AdjBuild
 {
-	Adjacency  *adj;
+	MemoryContext cxt;			/* everything below, freed after publishing */
 	int64	   *srcs;			/* distinct sources, ascending */
 	int64	   *starts;			/* first edge of each source */
 	int			nsrcs;
@@ -157,13 +251,12 @@ CompareInt64(const void *a, const void *b)
  * no source (sinks) become nodes without out-edges.
  */
 static void
-BuildRows(AdjBuild *b)
+BuildRows(AdjBuild *b, LocalGraph *g)
 {
-	Adjacency  *adj = b->adj;
 	int64	   *extra = NULL;
 	int			nextra = 0;
 	int			extra_size = 0;
-	int32	   *dst = MemoryContextAllocHuge(adj->cxt, sizeof(int32) * Max(b->nedges, 1));
+	int32	   *dst = MemoryContextAllocHuge(b->cxt, sizeof(int32) * Max(b->nedges, 1));
 	int		   *shift;
 	int			n;
 
@@ -181,7 +274,7 @@ BuildRows(AdjBuild *b)
 			{
 				extra_size = Max(64, extra_size * 2);
 				extra = extra ? repalloc_huge(extra, sizeof(int64) * extra_size)
-					: MemoryContextAllocHuge(adj->cxt, sizeof(int64) * extra_size);
+					: MemoryContextAllocHuge(b->cxt, sizeof(int64) * extra_size);
 			}
 			extra[nextra++] = b->dst_ids[e];
 		}
@@ -199,9 +292,9 @@ BuildRows(AdjBuild *b)
 
 	/* all node ids, ascending: the sources merged with the sinks */
 	n = b->nsrcs + nextra;
-	adj->ids = MemoryContextAllocHuge(adj->cxt, sizeof(int64) * Max(n, 1));
-	adj->offsets = MemoryContextAllocHuge(adj->cxt, sizeof(int64) * (n + 1));
-	shift = MemoryContextAllocHuge(adj->cxt, sizeof(int) * Max(b->nsrcs, 1));
+	g->ids = MemoryContextAllocHuge(b->cxt, sizeof(int64) * Max(n, 1));
+	g->offsets = MemoryContextAllocHuge(b->cxt, sizeof(int64) * (n + 1));
+	shift = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(b->nsrcs, 1));
 	{
 		int			i = 0;
 		int			j = 0;
@@ -212,28 +305,28 @@ BuildRows(AdjBuild *b)
 			if (j >= nextra || (i < b->nsrcs && b->srcs[i] < extra[j]))
 			{
 				shift[i] = j;	/* sinks before this source */
-				adj->ids[k] = b->srcs[i];
-				adj->offsets[k] = b->starts[i];
+				g->ids[k] = b->srcs[i];
+				g->offsets[k] = b->starts[i];
 				i++;
 			}
 			else
 			{
-				adj->ids[k] = extra[j];
+				g->ids[k] = extra[j];
 				/* no out-edges: where the next source's start */
-				adj->offsets[k] = i < b->nsrcs ? b->starts[i] : b->nedges;
+				g->offsets[k] = i < b->nsrcs ? b->starts[i] : b->nedges;
 				j++;
 			}
 			k++;
 		}
 	}
-	adj->offsets[n] = b->nedges;
+	g->offsets[n] = b->nedges;
 
 	for (int64 e = 0; e < b->nedges; e++)
 	{
 		if (dst[e] >= 0)
 			dst[e] += shift[dst[e]];
 		else
-			dst[e] = EngramAdjacencyFind(adj->ids, n, b->dst_ids[e]);
+			dst[e] = EngramAdjacencyFind(g->ids, n, b->dst_ids[e]);
 	}
 	pfree(shift);
 	if (extra)
@@ -242,85 +335,329 @@ BuildRows(AdjBuild *b)
 	pfree(b->srcs);
 	pfree(b->starts);
 
-	adj->dst = dst;
-	adj->weight = b->weights;
-	adj->nnodes = n;
-	adj->nedges = b->nedges;
-	/* stamp and node side by side: one cache line per edge followed */
-	adj->slots = MemoryContextAllocHuge(adj->cxt, sizeof(AdjacencySlot) * Max(n, 1));
-	memset(adj->slots, 0, sizeof(AdjacencySlot) * Max(n, 1));
-	adj->generation = 0;
+	g->dst = dst;
+	g->weight = b->weights;
+	g->nnodes = n;
+	g->nedges = b->nedges;
 }
 
-/* Forget a table's graph (its counters stay) */
-static void
-Discard(Adjacency *adj)
+/* The bytes of a graph's segment: the header, then the four arrays */
+static Size
+SegmentLayout(const LocalGraph *g, GraphHeader *h)
 {
-	if (adj->cxt != NULL)
-		MemoryContextDelete(adj->cxt);
-	adj->cxt = NULL;
+	Size		off = MAXALIGN(sizeof(GraphHeader));
+
+	h->ids_off = off;
+	off += MAXALIGN(sizeof(int64) * Max(g->nnodes, 1));
+	h->offsets_off = off;
+	off += MAXALIGN(sizeof(int64) * (g->nnodes + 1));
+	h->edges_off = off;
+	off += MAXALIGN(sizeof(AdjacencyEdge) * Max(g->nedges, 1));
+	return off;
+}
+
+/* Point adj at the graph of seg, built under v; a fresh scratch array */
+static void
+SetGraph(Adjacency *adj, dsm_segment *seg, const EdgeVersion *v)
+{
+	char	   *base = dsm_segment_address(seg);
+	GraphHeader *h = (GraphHeader *) base;
+
+	adj->seg = seg;
+	adj->built = *v;
+	adj->nnodes = h->nnodes;
+	adj->nedges = h->nedges;
+	adj->ids = (const int64 *) (base + h->ids_off);
+	adj->offsets = (const int64 *) (base + h->offsets_off);
+	adj->edges = (const AdjacencyEdge *) (base + h->edges_off);
+	adj->bytes = dsm_segment_map_length(seg);
+	/* stamp and node side by side: one cache line per edge followed */
+	adj->slots = MemoryContextAllocExtended(adjacency_context,
+											sizeof(AdjacencySlot) * Max(h->nnodes, 1),
+											MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	adj->generation = 0;
+	adj->valid = true;
+}
+
+/* Forget the graph this backend maps (its counters stay) */
+static void
+Detach(Adjacency *adj)
+{
+	if (adj->seg != NULL)
+		dsm_detach(adj->seg);
+	if (adj->slots != NULL)
+		pfree(adj->slots);
+	adj->seg = NULL;
+	adj->slots = NULL;
 	adj->valid = false;
 	adj->bytes = 0;
 	adj->nnodes = 0;
 	adj->nedges = 0;
 }
 
-/* Bytes the other tables' caches of this backend hold */
-static Size
-OtherBytes(Oid relid)
+/* This database's slot of relid, or NULL; mutex held */
+static SharedGraph *
+FindShared(Oid relid)
 {
-	HASH_SEQ_STATUS seq;
-	Adjacency  *a;
-	Size		total = 0;
+	for (int i = 0; i < SHARED_GRAPHS; i++)
+	{
+		SharedGraph *g = &adjacency_shared->graphs[i];
 
-	hash_seq_init(&seq, adjacency_caches);
-	while ((a = hash_seq_search(&seq)) != NULL)
-		if (a->relid != relid)
-			total += a->bytes;
-	return total;
-}
-
-/* Drop the other tables' graphs if they hold more than limit bytes */
-static void
-EvictOthers(Oid relid, Size limit)
-{
-	HASH_SEQ_STATUS seq;
-	Adjacency  *a;
-	Size		total = OtherBytes(relid);
-
-	if (total <= limit)
-		return;
-	hash_seq_init(&seq, adjacency_caches);
-	while ((a = hash_seq_search(&seq)) != NULL)
-		if (a->relid != relid)
-			Discard(a);
+		if (g->relid == relid && g->dbid == MyDatabaseId)
+			return g;
+	}
+	return NULL;
 }
 
 /*
- * Read relid's edges from a fresh snapshot into adj; false when they do
- * not fit in the size limit
+ * The slot of relid, taken if there is none: a free one, else the least
+ * recently used one nobody is building (whose graph *unpin receives).
+ * NULL when every slot is being built.  mutex held.
+ */
+static SharedGraph *
+ClaimShared(Oid relid, dsm_handle *unpin)
+{
+	SharedGraph *victim = FindShared(relid);
+
+	if (victim != NULL)
+		return victim;
+	for (int i = 0; i < SHARED_GRAPHS; i++)
+	{
+		SharedGraph *g = &adjacency_shared->graphs[i];
+
+		if (g->dbid == InvalidOid)
+		{
+			victim = g;
+			break;
+		}
+		if (g->builder == 0 && (victim == NULL || g->last_used < victim->last_used))
+			victim = g;
+	}
+	if (victim == NULL)
+		return NULL;
+	*unpin = victim->handle;
+	memset(victim, 0, sizeof(SharedGraph));
+	victim->handle = DSM_HANDLE_INVALID;
+	victim->dbid = MyDatabaseId;
+	victim->relid = relid;
+	return victim;
+}
+
+/*
+ * Unpin every graph built before version now: none can serve a query
+ * again (versions only grow), and the last backend mapping one frees it
+ */
+static void
+UnpinStale(uint64 now)
+{
+	dsm_handle	stale[SHARED_GRAPHS];
+	int			n = 0;
+
+	SpinLockAcquire(&adjacency_shared->mutex);
+	for (int i = 0; i < SHARED_GRAPHS; i++)
+	{
+		SharedGraph *g = &adjacency_shared->graphs[i];
+
+		if (g->handle != DSM_HANDLE_INVALID && g->built.version != now)
+		{
+			stale[n++] = g->handle;
+			g->handle = DSM_HANDLE_INVALID;
+			g->bytes = 0;
+		}
+	}
+	SpinLockRelease(&adjacency_shared->mutex);
+	for (int i = 0; i < n; i++)
+		dsm_unpin_segment(stale[i]);
+}
+
+/*
+ * Unpin other tables' graphs, least recently used first, until size bytes
+ * more fit in limit
+ */
+static void
+MakeRoom(const SharedGraph *self, Size size, Size limit)
+{
+	for (;;)
+	{
+		dsm_handle	victim = DSM_HANDLE_INVALID;
+		SharedGraph *lru = NULL;
+		Size		total = 0;
+
+		SpinLockAcquire(&adjacency_shared->mutex);
+		for (int i = 0; i < SHARED_GRAPHS; i++)
+		{
+			SharedGraph *g = &adjacency_shared->graphs[i];
+
+			if (g == self || g->handle == DSM_HANDLE_INVALID)
+				continue;
+			total += g->bytes;
+			if (lru == NULL || g->last_used < lru->last_used)
+				lru = g;
+		}
+		if (lru != NULL && total + size > limit)
+		{
+			victim = lru->handle;
+			lru->handle = DSM_HANDLE_INVALID;
+			lru->bytes = 0;
+		}
+		SpinLockRelease(&adjacency_shared->mutex);
+		if (victim == DSM_HANDLE_INVALID)
+			return;
+		dsm_unpin_segment(victim);
+	}
+}
+
+/*
+ * Map the graph of adj's table if shared memory holds it at version now
  */
 static bool
-Build(Adjacency *adj, const EdgeVersion *v)
+Attach(Adjacency *adj, uint64 now)
+{
+	dsm_handle	handle = DSM_HANDLE_INVALID;
+	EdgeVersion built = {0};
+	SharedGraph *g;
+	dsm_segment *seg;
+	GraphHeader *h;
+
+	SpinLockAcquire(&adjacency_shared->mutex);
+	g = FindShared(adj->relid);
+	if (g != NULL && g->handle != DSM_HANDLE_INVALID && g->built.version == now)
+	{
+		handle = g->handle;
+		built = g->built;
+	}
+	SpinLockRelease(&adjacency_shared->mutex);
+	if (handle == DSM_HANDLE_INVALID)
+		return false;
+
+	/* NULL: unpinned and freed since; another header: the handle reused */
+	seg = dsm_attach(handle);
+	if (seg == NULL)
+		return false;
+	h = (GraphHeader *) dsm_segment_address(seg);
+	if (h->dbid != MyDatabaseId || h->relid != adj->relid || h->version != built.version)
+	{
+		dsm_detach(seg);
+		return false;
+	}
+	dsm_pin_mapping(seg);		/* mapped for the session, not the query */
+	SetGraph(adj, seg, &built);
+	return true;
+}
+
+/*
+ * A new segment of size bytes mapped for the session, or NULL when there
+ * is no room (the implementation reports a full /dev/shm as an ERROR; it
+ * must not fail the spread, which reads the index instead)
+ */
+static dsm_segment *
+CreateSegment(Size size)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	dsm_segment *volatile seg = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		seg = dsm_create(size, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+		if (seg != NULL)
+			dsm_pin_mapping(seg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ereport(LOG,
+				(errmsg("engram adjacency cache: no shared memory segment of %zu bytes: %s",
+						size, edata->message)));
+		FreeErrorData(edata);
+		seg = NULL;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return seg;
+}
+
+/* The arrays of g into seg, after its header */
+static void
+CopyGraph(dsm_segment *seg, const GraphHeader *layout, const LocalGraph *g)
+{
+	char	   *base = dsm_segment_address(seg);
+	AdjacencyEdge *edges = (AdjacencyEdge *) (base + layout->edges_off);
+
+	memcpy(base, layout, sizeof(GraphHeader));
+	memcpy(base + layout->ids_off, g->ids, sizeof(int64) * g->nnodes);
+	memcpy(base + layout->offsets_off, g->offsets, sizeof(int64) * (g->nnodes + 1));
+	for (int64 e = 0; e < g->nedges; e++)
+	{
+		edges[e].dst = g->dst[e];
+		edges[e].weight = g->weight[e];
+	}
+}
+
+/* Not building slot's graph any more (also on error and exit) */
+static void
+ReleaseClaim(int code, Datum arg)
+{
+	SharedGraph *slot = (SharedGraph *) DatumGetPointer(arg);
+
+	SpinLockAcquire(&adjacency_shared->mutex);
+	if (slot->builder == MyProcPid)
+		slot->builder = 0;
+	SpinLockRelease(&adjacency_shared->mutex);
+}
+
+/* Remember that the graph at version did not fit in limit */
+static void
+MarkOversized(SharedGraph *slot, uint64 version, Size limit)
+{
+	SpinLockAcquire(&adjacency_shared->mutex);
+	slot->oversized_version = version;
+	slot->oversized_limit = limit;
+	SpinLockRelease(&adjacency_shared->mutex);
+	elog(DEBUG1, "engram adjacency cache of relation %u: more than engram.adjacency_cache_size",
+		 slot->relid);
+}
+
+/*
+ * Read the table's edges from a fresh snapshot, copy them into a segment of
+ * their own and publish it in slot, which this backend has claimed; false
+ * when they do not fit in the size limit or shared memory
+ */
+static bool
+Build(Adjacency *adj, const EdgeVersion *v, SharedGraph *slot)
 {
 	Size		limit = (Size) engram_adjacency_cache_size * 1024;
+	MemoryContext old;
 	AdjBuild	b;
+	LocalGraph	g;
+	GraphHeader layout;
+	Size		size = 0;
 	Snapshot	snapshot;
 	EdgeReader *reader;
+	dsm_segment *seg = NULL;
+	dsm_handle	replaced;
 	instr_time	start;
 	instr_time	elapsed;
 
 	INSTR_TIME_SET_CURRENT(start);
-	Discard(adj);
-	adj->cxt = AllocSetContextCreate(adjacency_context, "engram adjacency",
-									 ALLOCSET_DEFAULT_SIZES);
-	b.adj = adj;
+	b.cxt = AllocSetContextCreate(CurrentMemoryContext, "engram adjacency build",
+								  ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(b.cxt);
 	b.srcs_size = 1024;
 	b.edges_size = 8192;
-	b.srcs = MemoryContextAllocHuge(adj->cxt, sizeof(int64) * b.srcs_size);
-	b.starts = MemoryContextAllocHuge(adj->cxt, sizeof(int64) * b.srcs_size);
-	b.dst_ids = MemoryContextAllocHuge(adj->cxt, sizeof(int64) * b.edges_size);
-	b.weights = MemoryContextAllocHuge(adj->cxt, sizeof(float4) * b.edges_size);
+	b.srcs = MemoryContextAllocHuge(b.cxt, sizeof(int64) * b.srcs_size);
+	b.starts = MemoryContextAllocHuge(b.cxt, sizeof(int64) * b.srcs_size);
+	b.dst_ids = MemoryContextAllocHuge(b.cxt, sizeof(int64) * b.edges_size);
+	b.weights = MemoryContextAllocHuge(b.cxt, sizeof(float4) * b.edges_size);
 	b.nsrcs = 0;
 	b.nedges = 0;
 	b.limit = limit;
@@ -332,32 +669,134 @@ Build(Adjacency *adj, const EdgeVersion *v)
 	EngramEdgeReaderScanAll(reader, AddEdge, &b);
 	EngramEdgeReaderClose(reader);
 	UnregisterSnapshot(snapshot);
+	MemoryContextSwitchTo(old);
 
 	if (!b.overflow)
 	{
-		BuildRows(&b);
-		adj->bytes = MemoryContextMemAllocated(adj->cxt, true);
+		BuildRows(&b, &g);
+		size = SegmentLayout(&g, &layout);
+		layout.dbid = MyDatabaseId;
+		layout.relid = adj->relid;
+		layout.version = v->version;
+		layout.nnodes = g.nnodes;
+		layout.nedges = g.nedges;
 	}
-	if (b.overflow || adj->bytes > limit)
+	if (b.overflow || size > limit)
 	{
-		Discard(adj);
-		adj->oversized_version = v->version;
-		adj->oversized_limit = limit;
-		elog(DEBUG1, "engram adjacency cache of relation %u: more than engram.adjacency_cache_size",
-			 adj->relid);
+		MemoryContextDelete(b.cxt);
+		MarkOversized(slot, v->version, limit);
 		return false;
 	}
-	/* the other tables' graphs had to stay during the build */
-	EvictOthers(adj->relid, limit > adj->bytes ? limit - adj->bytes : 0);
-	adj->built = *v;
-	adj->valid = true;
-	adj->builds++;
+	MakeRoom(slot, size, limit);
+	seg = CreateSegment(size);
+	if (seg == NULL)
+	{
+		MemoryContextDelete(b.cxt);
+		MarkOversized(slot, v->version, limit);
+		return false;
+	}
+	CopyGraph(seg, &layout, &g);
+	MemoryContextDelete(b.cxt);
+	dsm_pin_segment(seg);		/* outlives this backend */
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
-	adj->build_seconds = INSTR_TIME_GET_DOUBLE(elapsed);
+
+	SpinLockAcquire(&adjacency_shared->mutex);
+	replaced = slot->handle;
+	slot->handle = dsm_segment_handle(seg);
+	slot->built = *v;
+	slot->bytes = size;
+	slot->build_seconds = INSTR_TIME_GET_DOUBLE(elapsed);
+	slot->builds++;
+	slot->last_used = ++adjacency_shared->clock;
+	slot->builder = 0;
+	SpinLockRelease(&adjacency_shared->mutex);
+	if (replaced != DSM_HANDLE_INVALID)
+		dsm_unpin_segment(replaced);
+
+	SetGraph(adj, seg, v);
+	adj->builds++;
 	elog(DEBUG1, "engram adjacency cache of relation %u: %d nodes, %lld edges, %zu bytes in %.3f s",
-		 adj->relid, adj->nnodes, (long long) adj->nedges, adj->bytes, adj->build_seconds);
+		 adj->relid, adj->nnodes, (long long) adj->nedges, size,
+		 INSTR_TIME_GET_DOUBLE(elapsed));
 	return true;
+}
+
+/*
+ * Build with the claim on slot given up whatever happens (not inlined: the
+ * caller's variables would live across the setjmp)
+ */
+static pg_noinline bool
+BuildClaimed(Adjacency *adj, const EdgeVersion *v, SharedGraph *slot)
+{
+	bool		ok;
+
+	PG_ENSURE_ERROR_CLEANUP(ReleaseClaim, PointerGetDatum(slot));
+	{
+		ok = Build(adj, v, slot);
+	}
+	PG_END_ENSURE_ERROR_CLEANUP(ReleaseClaim, PointerGetDatum(slot));
+	ReleaseClaim(0, PointerGetDatum(slot));
+	return ok;
+}
+
+/*
+ * Build the graph of adj's table if the rules allow it and it pays off;
+ * true when adj then maps a graph (built here or, meanwhile, elsewhere)
+ */
+static bool
+MaybeBuild(Adjacency *adj)
+{
+	Size		limit = (Size) engram_adjacency_cache_size * 1024;
+	EdgeVersion v;
+	TimestampTz changed;
+	TimestampTz now;
+	SharedGraph *slot;
+	dsm_handle	unpin = DSM_HANDLE_INVALID;
+	bool		build = false;
+	bool		built_elsewhere = false;
+
+	if (!EngramEdgeVersionRead(&v, &changed))
+		return false;			/* a modifier is in flight */
+	now = GetCurrentTimestamp();
+
+	SpinLockAcquire(&adjacency_shared->mutex);
+	slot = ClaimShared(adj->relid, &unpin);
+	if (slot != NULL && slot->builder == 0)
+	{
+		if (slot->handle != DSM_HANDLE_INVALID && slot->built.version == v.version)
+			built_elsewhere = true;
+		else if (!(slot->oversized_version == v.version && slot->oversized_limit >= limit) &&
+				 (slot->builds == 0 ||
+				  TimestampDifferenceExceeds(changed, now,
+											 (int) (slot->build_seconds * 1000 *
+													engram_adjacency_cache_settle))))
+		{
+			slot->builder = MyProcPid;
+			build = true;
+		}
+	}
+	SpinLockRelease(&adjacency_shared->mutex);
+	if (unpin != DSM_HANDLE_INVALID)
+		dsm_unpin_segment(unpin);
+	if (built_elsewhere)
+		return Attach(adj, v.version);
+	if (!build)
+		return false;
+	return BuildClaimed(adj, &v, slot);
+}
+
+/* A use of the graph, for the choice of what to unpin when room is short */
+static void
+Touch(Adjacency *adj)
+{
+	SharedGraph *g;
+
+	SpinLockAcquire(&adjacency_shared->mutex);
+	g = FindShared(adj->relid);
+	if (g != NULL)
+		g->last_used = ++adjacency_shared->clock;
+	SpinLockRelease(&adjacency_shared->mutex);
 }
 
 static Adjacency *
@@ -397,10 +836,10 @@ EngramAdjacencyGet(Oid relid)
 {
 	Adjacency  *adj;
 	Snapshot	snapshot;
-	EdgeVersion v;
-	TimestampTz changed;
+	uint64		now;
 
-	if (!engram_adjacency_cache || !EngramEdgeVersionAvailable())
+	if (!engram_adjacency_cache || !EngramEdgeVersionAvailable() ||
+		adjacency_shared == NULL)
 		return NULL;
 	adj = Entry(relid);
 
@@ -418,38 +857,25 @@ EngramAdjacencyGet(Oid relid)
 	}
 	snapshot = GetActiveSnapshot();
 
-	if (adj->valid && adj->built.version != EngramEdgeVersionNow())
-		Discard(adj);			/* a modifier began since: never valid again */
-	if (adj->valid)
+	now = EngramEdgeVersionNow();
+	if (adj->valid && adj->built.version != now)
+		Detach(adj);			/* a modifier began since: never valid again */
+	if (!adj->valid)
 	{
-		if (EngramEdgeSnapshotCurrent(snapshot, &adj->built))
+		UnpinStale(now);
+		if (!Attach(adj, now) && !MaybeBuild(adj))
 		{
-			adj->hits++;
-			return adj;
+			adj->misses++;
+			return NULL;
 		}
-		adj->misses++;			/* an older snapshot */
-		return NULL;
-	}
-
-	/* stale or never built: rebuild if the rules allow and it pays off */
-	if (!EngramEdgeVersionRead(&v, &changed) ||
-		(adj->oversized_version == v.version &&
-		 adj->oversized_limit >= (Size) engram_adjacency_cache_size * 1024) ||
-		(adj->builds > 0 &&
-		 !TimestampDifferenceExceeds(changed, GetCurrentTimestamp(),
-									 (int) (adj->build_seconds * 1000 *
-											   engram_adjacency_cache_settle))) ||
-		!Build(adj, &v))
-	{
-		adj->misses++;
-		return NULL;
 	}
 	if (adj->built.version != EngramEdgeVersionNow() ||
 		!EngramEdgeSnapshotCurrent(snapshot, &adj->built))
 	{
-		adj->misses++;
+		adj->misses++;			/* an older snapshot, or a change since */
 		return NULL;
 	}
+	Touch(adj);
 	adj->hits++;
 	return adj;
 }
@@ -482,6 +908,46 @@ engram_adjacency_cache_stats(PG_FUNCTION_ARGS)
 		values[5] = Int64GetDatum((int64) a->builds);
 		values[6] = Int64GetDatum((int64) a->hits);
 		values[7] = Int64GetDatum((int64) a->misses);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * engram.adjacency_cache_graphs(): the graphs shared memory describes for
+ * this database's memory tables, whoever built them
+ */
+PG_FUNCTION_INFO_V1(engram_adjacency_cache_graphs);
+Datum
+engram_adjacency_cache_graphs(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	SharedGraph graphs[SHARED_GRAPHS];
+	uint64		now = EngramEdgeVersionNow();
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (adjacency_shared == NULL)
+		return (Datum) 0;
+	SpinLockAcquire(&adjacency_shared->mutex);
+	memcpy(graphs, adjacency_shared->graphs, sizeof(graphs));
+	SpinLockRelease(&adjacency_shared->mutex);
+	for (int i = 0; i < SHARED_GRAPHS; i++)
+	{
+		SharedGraph *g = &graphs[i];
+		bool		pinned = g->handle != DSM_HANDLE_INVALID;
+		Datum		values[7];
+		bool		nulls[7] = {false, false, false, false, false, false, false};
+
+		if (g->dbid != MyDatabaseId)
+			continue;
+		values[0] = ObjectIdGetDatum(g->relid);
+		values[1] = BoolGetDatum(pinned);
+		values[2] = BoolGetDatum(pinned && g->built.version == now);
+		values[3] = Int64GetDatum((int64) g->bytes);
+		values[4] = Int64GetDatum((int64) g->builds);
+		values[5] = Float8GetDatum(g->build_seconds);
+		values[6] = Int32GetDatum(g->builder);
+		nulls[6] = g->builder == 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

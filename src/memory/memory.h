@@ -85,44 +85,49 @@ extern bool EngramEdgeVersionRead(EdgeVersion *v, TimestampTz *changed);
 extern uint64 EngramEdgeVersionNow(void);
 extern bool EngramEdgeSnapshotCurrent(Snapshot snapshot, const EdgeVersion *v);
 
-/* adjacency.c: a table's graph in compressed sparse rows */
+/* adjacency.c: a table's graph in compressed sparse rows, shared */
 typedef struct AdjacencySlot
 {
 	uint32		stamp;			/* generation of the spread that set node */
 	int32		node;
 } AdjacencySlot;
 
+/* an out-edge: destination and weight side by side, one miss per row */
+typedef struct AdjacencyEdge
+{
+	int32		dst;			/* the destination's node index */
+	float4		weight;
+} AdjacencyEdge;
+
 typedef struct Adjacency
 {
 	Oid			relid;			/* hash key */
-	MemoryContext cxt;			/* the arrays; NULL when not built */
+	struct dsm_segment *seg;	/* the shared graph mapped, or NULL */
 	bool		valid;
 	EdgeVersion built;			/* what it was built under */
 	int			nnodes;
 	int64		nedges;
-	int64	   *ids;			/* node ids, ascending */
-	int64	   *offsets;		/* node i's edges: offsets[i] .. offsets[i + 1] */
-	int32	   *dst;			/* per edge: the destination's node index */
-	float4	   *weight;			/* per edge */
+	const int64 *ids;			/* node ids, ascending */
+	const int64 *offsets;		/* node i's edges: offsets[i] .. offsets[i + 1] */
+	const AdjacencyEdge *edges;
 	/* a spread's node of each node index, valid where stamp == generation */
-	AdjacencySlot *slots;
+	AdjacencySlot *slots;		/* this backend's */
 	uint32		generation;
-	Size		bytes;
-	double		build_seconds;	/* of the last build */
-	uint64		oversized_version;	/* too big at this version */
-	Size		oversized_limit;	/* for this engram.adjacency_cache_size */
-	uint64		builds;
+	Size		bytes;			/* of the shared segment */
+	uint64		builds;			/* by this backend */
 	uint64		hits;
 	uint64		misses;
 } Adjacency;
 
+extern Size EngramAdjacencyShmemSize(void);
+extern void EngramAdjacencyShmemStartup(void);
 extern Adjacency *EngramAdjacencyGet(Oid relid);
 extern int	EngramAdjacencyFind(const int64 *ids, int n, int64 id);
 
 /* spread.c: spreading activation over engram.associations */
 typedef struct SpreadNode
 {
-	int64		id;
+	int64		id;				/* found through the cache: see SpreadGraph */
 	double		activation;		/* a(v) */
 	double		energy;			/* energy carried out of v this hop */
 	double		incoming;		/* energy arriving in the current hop */
@@ -138,6 +143,9 @@ typedef struct SpreadGraph
 {
 	SpreadNode *nodes;
 	int			nnodes;
+	/* the cache's node ids: a node's id is cache_ids[cidx] where cidx >= 0 */
+	const int64 *cache_ids;
+	int			cache_nodes;	/* node indexes are below this */
 } SpreadGraph;
 
 typedef struct SpreadParams
@@ -153,7 +161,7 @@ extern void EngramSpreadValidate(int max_hops, float4 decay, float4 threshold);
 extern SpreadGraph *EngramSpread(Oid relid, const int64 *seeds, const double *seed_act,
 								 int nseeds, const SpreadParams *params);
 extern SpreadNode **EngramSpreadSorted(SpreadGraph *graph, SpreadFilter keep,
-									   const void *arg, int *count);
+									   const void *arg, int limit, int *count);
 
 /* associations.c */
 extern void EngramMemoryReinforce(MemoryTable *mt, const int64 *ids, int n);

@@ -64,18 +64,18 @@ EngramMemoryInit(void)
 							PGC_USERSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomBoolVariable("engram.adjacency_cache",
-							 "Lets spread and recall read associations from a per-backend in-memory copy.",
+							 "Lets spread and recall read associations from a copy in shared memory.",
 							 "Needs engram in shared_preload_libraries; otherwise, or when off, every hop reads the index of engram.associations.",
 							 &engram_adjacency_cache,
 							 true,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("engram.adjacency_cache_size",
-							"Memory a backend may use for its adjacency caches.",
+							"Shared memory the adjacency caches of all memory tables may use together.",
 							"A memory table whose associations need more is not cached.",
 							&engram_adjacency_cache_size,
 							256 * 1024, 0, MAX_KILOBYTES,
-							PGC_USERSET, GUC_UNIT_KB,
+							PGC_SUSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	DefineCustomRealVariable("engram.adjacency_cache_settle",
 							 "A stale adjacency cache is rebuilt once associations have not changed for this many times its last build time.",

@@ -174,7 +174,7 @@ engram_memory_recall(PG_FUNCTION_ARGS)
 		graph->nodes[i].similarity = sims[i];	/* seeds come first */
 	filter.mode = mode;
 	filter.threshold = params.threshold;
-	sorted = EngramSpreadSorted(graph, Returnable, &filter, &nsorted);
+	sorted = EngramSpreadSorted(graph, Returnable, &filter, k, &nsorted);
 
 	returned = palloc(sizeof(int64) * k);
 	for (int i = 0; i < nsorted && nreturned < k; i++)
