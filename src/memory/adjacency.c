@@ -236,6 +236,60 @@ EngramAdjacencyFind(const int64 *ids, int n, int64 id)
 	return (lo < n && ids[lo] == id) ? lo : -1;
 }
 
+/*
+ * Positions of ids in an ascending array, for the build's one lookup per
+ * edge.  Keys are mostly dense (serial ids, a few deleted): then a table
+ * indexed by id - min answers from a few MB instead of a 20-step binary
+ * search over 8 MB per edge (at 1M memories, 85% of a build's time).
+ */
+typedef struct IdLookup
+{
+	const int64 *ids;
+	int			n;
+	int64		min;
+	uint64		range;
+	int32	   *table;			/* position of min + i, or -1; NULL: search */
+} IdLookup;
+
+static void
+IdLookupInit(IdLookup *l, const int64 *ids, int n, MemoryContext cxt)
+{
+	uint64		range;
+
+	l->ids = ids;
+	l->n = n;
+	l->table = NULL;
+	if (n == 0)
+		return;
+	l->min = ids[0];
+	range = (uint64) ids[n - 1] - (uint64) ids[0] + 1;
+	if (range > (uint64) n * 4 + 1024)
+		return;					/* sparse keys: binary search */
+	l->range = range;
+	l->table = MemoryContextAllocHuge(cxt, sizeof(int32) * range);
+	memset(l->table, 0xFF, sizeof(int32) * range);
+	for (int i = 0; i < n; i++)
+		l->table[(uint64) ids[i] - (uint64) l->min] = i;
+}
+
+static inline int
+IdLookupFind(const IdLookup *l, int64 id)
+{
+	uint64		off;
+
+	if (l->table == NULL)
+		return EngramAdjacencyFind(l->ids, l->n, id);
+	off = (uint64) id - (uint64) l->min;	/* below min wraps past range */
+	return off < l->range ? l->table[off] : -1;
+}
+
+static void
+IdLookupFree(IdLookup *l)
+{
+	if (l->table != NULL)
+		pfree(l->table);
+}
+
 /* qsort order of int64 */
 static int
 CompareInt64(const void *a, const void *b)
@@ -259,11 +313,13 @@ BuildRows(AdjBuild *b, LocalGraph *g)
 	int32	   *dst = MemoryContextAllocHuge(b->cxt, sizeof(int32) * Max(b->nedges, 1));
 	int		   *shift;
 	int			n;
+	IdLookup	lookup;
 
 	/* destinations as positions among the sources; sinks set aside */
+	IdLookupInit(&lookup, b->srcs, b->nsrcs, b->cxt);
 	for (int64 e = 0; e < b->nedges; e++)
 	{
-		int			k = EngramAdjacencyFind(b->srcs, b->nsrcs, b->dst_ids[e]);
+		int			k = IdLookupFind(&lookup, b->dst_ids[e]);
 
 		if ((e & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
@@ -279,6 +335,7 @@ BuildRows(AdjBuild *b, LocalGraph *g)
 			extra[nextra++] = b->dst_ids[e];
 		}
 	}
+	IdLookupFree(&lookup);
 	if (nextra > 0)
 	{
 		int			m = 1;
