@@ -211,9 +211,9 @@ ReceiveEnergy(void *arg, int64 src, int64 dst, float4 weight)
 #include "lib/sort_template.h"
 
 /* how far ahead a hop prefetches: a source's row bounds, then its edges */
-#define PREFETCH_OFFSETS_AHEAD 8
-#define PREFETCH_EDGES_AHEAD 4
-#define PREFETCH_SLOTS_AHEAD 2
+#define PREFETCH_OFFSETS_AHEAD 12
+#define PREFETCH_EDGES_AHEAD 6
+#define PREFETCH_SLOTS_AHEAD 3
 
 /*
  * One hop over the cache: the frontier holds node indexes, visited in
