@@ -112,6 +112,7 @@ typedef struct Adjacency
 	const AdjacencyEdge *edges;
 	/* a spread's node of each node index, valid where stamp == generation */
 	AdjacencySlot *slots;		/* this backend's */
+	Size		slots_bytes;
 	uint32		generation;
 	Size		bytes;			/* of the shared segment */
 	uint64		builds;			/* by this backend */
