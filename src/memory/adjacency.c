@@ -949,6 +949,7 @@ EngramAdjacencyGet(Oid relid)
 		Detach(adj);			/* a modifier began since: never valid again */
 	if (!adj->valid)
 	{
+		Detach(adj);			/* what an error in SetGraph may have left */
 		UnpinStale(now);
 		if (!Attach(adj, now) && !MaybeBuild(adj))
 		{
