@@ -702,7 +702,10 @@ ReleaseClaim(int code, Datum arg)
 	SpinLockRelease(&adjacency_shared->mutex);
 }
 
-/* Remember that the graph at version did not fit in limit */
+/*
+ * Remember that the graph at version did not fit in limit, or in shared
+ * memory: it is not tried again at that version unless limit grows
+ */
 static void
 MarkOversized(SharedGraph *slot, uint64 version, Size limit)
 {
@@ -710,7 +713,7 @@ MarkOversized(SharedGraph *slot, uint64 version, Size limit)
 	slot->oversized_version = version;
 	slot->oversized_limit = limit;
 	SpinLockRelease(&adjacency_shared->mutex);
-	elog(DEBUG1, "engram adjacency cache of relation %u: more than engram.adjacency_cache_size",
+	elog(DEBUG1, "engram adjacency cache of relation %u: more than engram.adjacency_cache_size or than shared memory holds",
 		 slot->relid);
 }
 
@@ -768,14 +771,11 @@ Build(Adjacency *adj, const EdgeVersion *v, SharedGraph *slot)
 		layout.nnodes = g.nnodes;
 		layout.nedges = g.nedges;
 	}
-	if (b.overflow || size > limit)
+	if (!b.overflow && size <= limit)
 	{
-		MemoryContextDelete(b.cxt);
-		MarkOversized(slot, v->version, limit);
-		return false;
+		MakeRoom(slot, size, limit);
+		seg = CreateSegment(size);	/* NULL: no room in shared memory */
 	}
-	MakeRoom(slot, size, limit);
-	seg = CreateSegment(size);
 	if (seg == NULL)
 	{
 		MemoryContextDelete(b.cxt);
