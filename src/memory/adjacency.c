@@ -5,10 +5,13 @@
  *
  * A 3-hop spread reads tens of thousands of edges; from the btree of
  * engram.associations that costs ~0.6 us an edge.  The cache holds a
- * table's whole graph in compressed sparse rows: the node ids sorted, each
- * node's out-edges at offsets[i] .. offsets[i + 1] of two arrays (the
- * destination as a node index, the weight), sorted by (src, dst) like the
- * primary key.  A spread then costs an array walk per edge.
+ * table's whole graph in compressed sparse rows: each node's out-edges at
+ * offsets[i] .. offsets[i + 1] of one array of (destination as a node
+ * index, weight).  A spread then costs an array walk per edge.  Nodes are
+ * numbered in depth-first order so that neighbours are near each other
+ * (NumberByLocality); the node ids are kept sorted, and a node's position
+ * among them, its rank, is what spreads order by, as the index path orders
+ * by id.
  *
  * The graph is built once per version of the associations, by the first
  * backend that needs it, into a dynamic shared memory segment that stays
@@ -106,17 +109,25 @@ typedef struct GraphHeader
 	int32		nnodes;
 	int64		nedges;
 	Size		ids_off;
+	Size		node_of_rank_off;
+	Size		rank_of_node_off;
 	Size		offsets_off;
 	Size		edges_off;
 } GraphHeader;
 
-/* a graph built in local memory, before it is copied to its segment */
+/*
+ * A graph built in local memory, before it is copied to its segment: rows
+ * by rank (the position of a node's id among the ascending ids), and the
+ * node index each rank gets in the segment
+ */
 typedef struct LocalGraph
 {
 	int64	   *ids;
 	int64	   *offsets;
-	int32	   *dst;
+	int32	   *dst;			/* ranks */
 	float4	   *weight;
+	int32	   *node_of_rank;
+	int32	   *rank_of_node;
 	int			nnodes;
 	int64		nedges;
 } LocalGraph;
@@ -168,7 +179,8 @@ typedef struct AdjBuild
 } AdjBuild;
 
 /*
- * What the finished cache will need at least: ids and offsets per node, a
+ * What the finished cache will need at least: ids, offsets and the two
+ * numberings per node, a
  * destination index and a weight per edge (the 64-bit destinations read
  * meanwhile are freed when the rows are built, so the build needs up to
  * 8 bytes per edge more for a while)
@@ -176,7 +188,7 @@ typedef struct AdjBuild
 static Size
 BuildBytes(const AdjBuild *b)
 {
-	return (Size) b->nsrcs * 2 * sizeof(int64) +
+	return (Size) b->nsrcs * (2 * sizeof(int64) + 2 * sizeof(int32)) +
 		(Size) b->nedges * (sizeof(int32) + sizeof(float4));
 }
 
@@ -403,7 +415,66 @@ BuildRows(AdjBuild *b, LocalGraph *g)
 	g->nedges = b->nedges;
 }
 
-/* The bytes of a graph's segment: the header, then the four arrays */
+/*
+ * Number the nodes so that neighbours get nearby indexes: depth-first
+ * preorder over the out-edges, roots in rank order.  A spread touches the
+ * slot and the row of every node it reaches; with nodes numbered by id
+ * those are all over the arrays (at 1M memories, a cache line and a page
+ * of rows per node reached), in this order a third fewer lines and half
+ * the pages (bench/memory, 300 random 3-hop spreads).
+ */
+static void
+NumberByLocality(LocalGraph *g, MemoryContext cxt)
+{
+	typedef struct DfsFrame
+	{
+		int32		node;
+		int64		next;		/* its next edge to follow */
+	} DfsFrame;
+	int			n = g->nnodes;
+	DfsFrame   *stack = MemoryContextAllocHuge(cxt, sizeof(DfsFrame) * Max(n, 1));
+	int32	   *number = MemoryContextAllocHuge(cxt, sizeof(int32) * Max(n, 1));
+	int32	   *rank_of = MemoryContextAllocHuge(cxt, sizeof(int32) * Max(n, 1));
+	int			next_number = 0;
+
+	memset(number, 0xFF, sizeof(int32) * Max(n, 1));
+	for (int root = 0; root < n; root++)
+	{
+		int			depth = 0;
+
+		if (number[root] >= 0)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		number[root] = next_number;
+		rank_of[next_number++] = root;
+		stack[depth].node = root;
+		stack[depth++].next = g->offsets[root];
+		while (depth > 0)
+		{
+			DfsFrame   *top = &stack[depth - 1];
+			int32		v;
+
+			if (top->next == g->offsets[top->node + 1])
+			{
+				depth--;
+				continue;
+			}
+			v = g->dst[top->next++];
+			if (number[v] >= 0)
+				continue;
+			number[v] = next_number;
+			rank_of[next_number++] = v;
+			stack[depth].node = v;
+			stack[depth++].next = g->offsets[v];
+		}
+	}
+	Assert(next_number == n);
+	pfree(stack);
+	g->node_of_rank = number;
+	g->rank_of_node = rank_of;
+}
+
+/* The bytes of a graph's segment: the header, then the five arrays */
 static Size
 SegmentLayout(const LocalGraph *g, GraphHeader *h)
 {
@@ -411,6 +482,10 @@ SegmentLayout(const LocalGraph *g, GraphHeader *h)
 
 	h->ids_off = off;
 	off += MAXALIGN(sizeof(int64) * Max(g->nnodes, 1));
+	h->node_of_rank_off = off;
+	off += MAXALIGN(sizeof(int32) * Max(g->nnodes, 1));
+	h->rank_of_node_off = off;
+	off += MAXALIGN(sizeof(int32) * Max(g->nnodes, 1));
 	h->offsets_off = off;
 	off += MAXALIGN(sizeof(int64) * (g->nnodes + 1));
 	h->edges_off = off;
@@ -457,6 +532,8 @@ SetGraph(Adjacency *adj, dsm_segment *seg, const EdgeVersion *v)
 	adj->nnodes = h->nnodes;
 	adj->nedges = h->nedges;
 	adj->ids = (const int64 *) (base + h->ids_off);
+	adj->node_of_rank = (const int32 *) (base + h->node_of_rank_off);
+	adj->rank_of_node = (const int32 *) (base + h->rank_of_node_off);
 	adj->offsets = (const int64 *) (base + h->offsets_off);
 	adj->edges = (const AdjacencyEdge *) (base + h->edges_off);
 	adj->bytes = dsm_segment_map_length(seg);
@@ -673,21 +750,46 @@ CreateSegment(Size size)
 	return seg;
 }
 
-/* The arrays of g into seg, after its header */
+/*
+ * The arrays of g into seg, after its header: the rows in node order, each
+ * sorted by destination node (the order the spread's prefetches run in)
+ */
 static void
 CopyGraph(dsm_segment *seg, const GraphHeader *layout, const LocalGraph *g)
 {
 	char	   *base = dsm_segment_address(seg);
+	int64	   *offsets = (int64 *) (base + layout->offsets_off);
 	AdjacencyEdge *edges = (AdjacencyEdge *) (base + layout->edges_off);
+	int64		e = 0;
 
 	memcpy(base, layout, sizeof(GraphHeader));
 	memcpy(base + layout->ids_off, g->ids, sizeof(int64) * g->nnodes);
-	memcpy(base + layout->offsets_off, g->offsets, sizeof(int64) * (g->nnodes + 1));
-	for (int64 e = 0; e < g->nedges; e++)
+	memcpy(base + layout->node_of_rank_off, g->node_of_rank, sizeof(int32) * g->nnodes);
+	memcpy(base + layout->rank_of_node_off, g->rank_of_node, sizeof(int32) * g->nnodes);
+	for (int node = 0; node < g->nnodes; node++)
 	{
-		edges[e].dst = g->dst[e];
-		edges[e].weight = g->weight[e];
+		int32		rank = g->rank_of_node[node];
+		int64		row = e;
+
+		if ((node & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		offsets[node] = row;
+		for (int64 r = g->offsets[rank]; r < g->offsets[rank + 1]; r++)
+		{
+			AdjacencyEdge edge = {g->node_of_rank[g->dst[r]], g->weight[r]};
+			int64		pos = e++;
+
+			/* insertion: rows are short (auto_link k gives about 2k) */
+			while (pos > row && edges[pos - 1].dst > edge.dst)
+			{
+				edges[pos] = edges[pos - 1];
+				pos--;
+			}
+			edges[pos] = edge;
+		}
 	}
+	offsets[g->nnodes] = e;
+	Assert(e == g->nedges);
 }
 
 /* Not building slot's graph any more (also on error and exit) */
@@ -764,6 +866,7 @@ Build(Adjacency *adj, const EdgeVersion *v, SharedGraph *slot)
 	if (!b.overflow)
 	{
 		BuildRows(&b, &g);
+		NumberByLocality(&g, b.cxt);
 		size = SegmentLayout(&g, &layout);
 		layout.dbid = MyDatabaseId;
 		layout.relid = adj->relid;

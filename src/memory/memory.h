@@ -107,7 +107,14 @@ typedef struct Adjacency
 	EdgeVersion built;			/* what it was built under */
 	int			nnodes;
 	int64		nedges;
-	const int64 *ids;			/* node ids, ascending */
+	/*
+	 * Node ids ascending; a node's position among them is its rank.  Nodes
+	 * are numbered so that neighbours are near each other, and these map
+	 * one numbering onto the other.
+	 */
+	const int64 *ids;			/* by rank */
+	const int32 *node_of_rank;
+	const int32 *rank_of_node;
 	const int64 *offsets;		/* node i's edges: offsets[i] .. offsets[i + 1] */
 	const AdjacencyEdge *edges;
 	/* a spread's node of each node index, valid where stamp == generation */
@@ -137,6 +144,7 @@ typedef struct SpreadNode
 	int			hops;			/* hops(v), -1 while unset */
 	int			stamp;			/* hop in which incoming was last reset */
 	int32		cidx;			/* node index in the adjacency cache, or -1 */
+	int32		rank;			/* and its rank there (see Adjacency) */
 } SpreadNode;
 
 /* every node a spread reached; the seeds first, in the order given */
@@ -144,7 +152,7 @@ typedef struct SpreadGraph
 {
 	SpreadNode *nodes;
 	int			nnodes;
-	/* the cache's node ids: a node's id is cache_ids[cidx] where cidx >= 0 */
+	/* the cache's node ids: a node's id is cache_ids[rank] where cidx >= 0 */
 	const int64 *cache_ids;
 	int			cache_nodes;	/* node indexes are below this */
 } SpreadGraph;
