@@ -167,5 +167,18 @@ SELECT (SELECT count(*) FROM big_cached) >= 512 AS radix,
 	   (SELECT count(*) FROM big_cached) = (SELECT count(DISTINCT activation) FROM big_cached) AS no_ties,
 	   (SELECT count(*) FROM (TABLE big_cached EXCEPT ALL TABLE big_indexed) x) AS only_cached,
 	   (SELECT count(*) FROM (TABLE big_indexed EXCEPT ALL TABLE big_cached) x) AS only_indexed;
+-- a hop's frontier of 512 nodes or more is ordered by a radix sort of its
+-- ranks: at threshold 0, every node first reached at hop 4 is a source at
+-- hop 5
+CREATE TEMP TABLE big6_cached AS
+SELECT * FROM engram.spread('big', '{1000,2000,3000,4000}', 6, 0.3, 0) WITH ORDINALITY;
+SET engram.adjacency_cache = off;
+CREATE TEMP TABLE big6_indexed AS
+SELECT * FROM engram.spread('big', '{1000,2000,3000,4000}', 6, 0.3, 0) WITH ORDINALITY;
+RESET engram.adjacency_cache;
+SELECT (SELECT count(*) FROM big6_cached WHERE hops = 4) >= 512 AS radix_frontier,
+	   (SELECT count(*) FROM big6_cached) AS reached,
+	   (SELECT count(*) FROM (TABLE big6_cached EXCEPT ALL TABLE big6_indexed) x) AS only_cached,
+	   (SELECT count(*) FROM (TABLE big6_indexed EXCEPT ALL TABLE big6_cached) x) AS only_indexed;
 SELECT engram.detach('big');
 DROP TABLE big;

@@ -212,6 +212,13 @@ ReceiveEnergy(void *arg, int64 src, int64 dst, float4 weight)
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
+/* the same by the bits that hold the rank, for the cache path */
+#define RS_SORT RadixSortFrontier
+#define RS_ELEMENT_TYPE int64
+#define RS_KEY(elem) ((uint64) (elem))
+#define RS_SMALL_SORT sort_int64
+#include "memory/radix_template.h"
+
 /*
  * A cache path frontier entry: the rank above the node index, so that the
  * entries sort by rank, which is by id
@@ -238,7 +245,8 @@ HopCached(SpreadState *st, Adjacency *adj, int64 *frontier, int nfrontier)
 	const int64 *offsets = adj->offsets;
 	const AdjacencyEdge *edges = adj->edges;
 
-	sort_int64(frontier, nfrontier);
+	RadixSortFrontier(frontier, nfrontier, 32,
+					  32 + pg_leftmost_one_pos32(Max(adj->nnodes, 1)) + 1);
 	for (int i = 0; i < nfrontier; i++)
 	{
 		int32		u = FRONTIER_NODE(frontier[i]);
@@ -434,57 +442,11 @@ PackKey(const SpreadNode *node, int index_bits)
 	return ((uint64) (PG_UINT32_MAX - bits) << index_bits) | (uint32) node->rank;
 }
 
-#define RADIX_BITS 11
-#define RADIX_MIN 512			/* fewer keys: a comparison sort is faster */
-
-/*
- * Sort n packed keys of key_bits bits: least significant digit first, a
- * pass per 11 bits, skipping digits all keys share.  A comparison sort of
- * a spread's ~5,000 results was a sixth of its time, mostly mispredicted
- * branches; this is a few linear passes.
- */
-static void
-RadixSortPacked(PackedKey *keys, int n, int key_bits)
-{
-	PackedKey  *from = keys;
-	PackedKey  *to;
-
-	if (n < RADIX_MIN)
-	{
-		sort_packed(keys, n);
-		return;
-	}
-	to = palloc(sizeof(PackedKey) * n);
-	for (int shift = 0; shift < key_bits; shift += RADIX_BITS)
-	{
-		int			count[1 << RADIX_BITS] = {0};
-		int			pos = 0;
-		PackedKey  *swap;
-
-		for (int i = 0; i < n; i++)
-			count[(from[i].key >> shift) & ((1 << RADIX_BITS) - 1)]++;
-		if (count[(from[0].key >> shift) & ((1 << RADIX_BITS) - 1)] == n)
-			continue;
-		for (int d = 0; d < (1 << RADIX_BITS); d++)
-		{
-			int			c = count[d];
-
-			count[d] = pos;
-			pos += c;
-		}
-		for (int i = 0; i < n; i++)
-			to[count[(from[i].key >> shift) & ((1 << RADIX_BITS) - 1)]++] = from[i];
-		swap = from;
-		from = to;
-		to = swap;
-	}
-	if (from != keys)
-	{
-		memcpy(keys, from, sizeof(PackedKey) * n);
-		to = from;
-	}
-	pfree(to);
-}
+#define RS_SORT RadixSortPacked
+#define RS_ELEMENT_TYPE PackedKey
+#define RS_KEY(elem) ((elem).key)
+#define RS_SMALL_SORT sort_packed
+#include "memory/radix_template.h"
 
 /* a limit up to which the best are kept by insertion instead of a sort */
 #define TOP_BY_INSERTION 64
@@ -539,7 +501,7 @@ OrderPacked(SpreadNode **kept_nodes, int n, int limit, int index_bits,
 		memcpy(keys, top, sizeof(PackedKey) * n);
 	}
 	else
-		RadixSortPacked(keys, n, 32 + index_bits);
+		RadixSortPacked(keys, n, 0, 32 + index_bits);
 	for (int i = 0; i < n; i++)
 		result[i] = keys[i].node;
 	pfree(keys);
