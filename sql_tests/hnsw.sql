@@ -39,6 +39,9 @@ SHOW engram.hnsw_prefetch;
 SET engram.iterative_scan = bogus;
 SET engram.ef_search = 0;
 SET engram.ef_search = 1001;
+SHOW engram.layer1_ef;
+SET engram.layer1_ef = 0;
+SET engram.layer1_ef = 1001;
 SET engram.max_scan_tuples = 0;
 SET engram.scan_mem_multiplier = 0.5;
 SET engram.scan_mem_multiplier = 1001;
@@ -142,6 +145,20 @@ END $$;
 SET engram.ef_search = 1000;
 CREATE INDEX hnsw_small_v_l2 ON hnsw_small USING engram_hnsw (v vector_l2_ops);
 SELECT * FROM pg_temp.hnsw_vs_exact('hnsw_small', 'v', '<->');
+-- layer 1 searched with a beam: still exact at ef_search 1000; with more
+-- layer-1 nodes than ef_search, layer 0 starts from the nearest ef of them
+SET engram.layer1_ef = 32;
+SELECT * FROM pg_temp.hnsw_vs_exact('hnsw_small', 'v', '<->');
+SELECT (engram.explain_search('hnsw_small_v_l2', (SELECT v FROM hnsw_queries LIMIT 1))).entry_level > 0 AS has_layer1;
+SET engram.ef_search = 5;
+SET enable_seqscan = off;
+SELECT count(*) AS rows, bool_and(d >= coalesce(prev, 0)) AS in_order
+FROM (SELECT d, lag(d) OVER (ORDER BY n) AS prev
+	  FROM (SELECT row_number() OVER () AS n, v <-> (SELECT v FROM hnsw_queries LIMIT 1) AS d
+			FROM (SELECT v FROM hnsw_small ORDER BY v <-> (SELECT v FROM hnsw_queries LIMIT 1) LIMIT 5) r) s) t;
+RESET enable_seqscan;
+SET engram.ef_search = 1000;
+RESET engram.layer1_ef;
 DROP INDEX hnsw_small_v_l2;
 CREATE INDEX hnsw_small_v_ip ON hnsw_small USING engram_hnsw (v vector_ip_ops);
 SELECT * FROM pg_temp.hnsw_vs_exact('hnsw_small', 'v', '<#>');

@@ -96,7 +96,10 @@ my ($out, $err, $vout, $verr) = ('', '', '', '');
 # through then does not depend on the machine's speed (or the code's).  In
 # 15 s this VM ran 26,000-30,000 transactions, and 4 of 32 index runs then
 # missed 65 to 134 rows (0.9-1.8%) below; at 20,000, both before and after
-# the insert's code copies, 0 to 21.
+# the insert's code copies, 0 to 21.  The table grows with the work (inserts
+# go on while updates and deletes hit ids up to 6,000): about 5,900 rows
+# after 20,000 transactions, 7,500 after 28,000, and the misses grow with
+# the clusters (see below).
 my $work = IPC::Run::start(
 	[ 'pgbench', '--no-vacuum', '--client=4', "--transactions=$transactions", @files, @conn ],
 	'>', \$out, '2>', \$err);
@@ -143,24 +146,31 @@ foreach my $case ([ 'items_v', 'v', '<->', 'vector' ], [ 'items_h', 'h', '<=>', 
 	note "$index: recall\@10 = $recall";
 	cmp_ok($recall, '>=', 0.95, "$index: recall\@10 >= 0.95 after the workload");
 
-	# HNSW is approximate: after heavy churn (thousands of updates and
-	# deletes, dozens of vacuum repairs) a node can remain reachable from
-	# the entry point yet outside the region a greedy search explores.  The
-	# crash test (011) requires every row; here at most 0.5% may be missed
-	# by a wide search (ef_search 400: at 100 the misses of the halfvec
-	# cosine index varied up to 0.9% between runs of this concurrent
-	# workload).
-	my $missed = $node->safe_psql(
-		'postgres', qq{
+	# HNSW is approximate, and this data is hard for its routing: 30 tight
+	# clusters with well under 1% of layer-0 links between them.  A greedy
+	# walk on layer 1 can end in the wrong cluster, and a layer-0 search of
+	# ef 400 rarely leaves a cluster of a few hundred rows; churn makes it
+	# worse (inserts routed to the wrong cluster leave islands of rows
+	# linked mostly to it, and VACUUM removes a cluster's few upper-layer
+	# nodes).  Dumps of churned graphs showed no broken lists, stale codes
+	# or cut-off nodes, and an exact-distance re-run of the searches missed
+	# the same rows.  So at most 0.5% may be missed by a wide search
+	# (ef_search 400), and a layer-1 beam (engram.layer1_ef 32) must not
+	# miss more.  The crash test (011) requires every row.
+	my $missed_sql = qq{
 		SET enable_seqscan = off;
 		SET engram.ef_search = 400;
 		SELECT count(*) FROM items i
 		WHERE (SELECT i2.id FROM items i2 ORDER BY i2.$col $op i.$col LIMIT 1) IS DISTINCT FROM i.id
-		  AND NOT EXISTS (SELECT 1 FROM items i3 WHERE i3.$col = i.$col AND i3.id <> i.id)});
+		  AND NOT EXISTS (SELECT 1 FROM items i3 WHERE i3.$col = i.$col AND i3.id <> i.id)};
+	my $missed = $node->safe_psql('postgres', $missed_sql);
+	my $missed_beam = $node->safe_psql('postgres', "SET engram.layer1_ef = 32; $missed_sql");
 	my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM items');
-	note "$index: $missed of $rows rows not found by their own vector";
+	note "$index: $missed of $rows rows not found by their own vector ($missed_beam with engram.layer1_ef 32)";
 	cmp_ok($missed, '<=', 0.005 * $rows,
 		"$index: (almost) every row is found by its own vector");
+	cmp_ok($missed_beam, '<=', 0.005 * $rows,
+		"$index: (almost) every row is found by its own vector with a layer-1 beam");
 	is($node->safe_psql('postgres', "SELECT elements FROM engram.hnsw_stats('$index')"),
 		$node->safe_psql('postgres', "SELECT count(*) FROM items"),
 		"$index: one live node per row after VACUUM");

@@ -20,6 +20,7 @@
 #include "am/hnsw/hnsw.h"
 
 int			engram_hnsw_ef_search = 40;
+int			engram_hnsw_layer1_ef = 1;
 int			engram_hnsw_iterative_scan = HNSW_ITERATIVE_OFF;
 int			engram_hnsw_max_scan_tuples = 20000;
 double		engram_hnsw_scan_mem_multiplier = 1.0;
@@ -53,6 +54,13 @@ EngramHnswInit(void)
 							"Size of the candidate list of engram_hnsw searches.",
 							"Larger values find more of the true nearest neighbours, more slowly.",
 							&engram_hnsw_ef_search, 40, 1, 1000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("engram.layer1_ef",
+							"Width of the search of engram_hnsw scans on layer 1.",
+							"1 walks layer 1 greedily, as the layers above; larger values "
+							"enter layer 0 from that many nodes, which helps on tightly "
+							"clustered data.",
+							&engram_hnsw_layer1_ef, 1, 1, 1000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("engram.iterative_scan",
 							 "Whether engram_hnsw scans continue past ef_search results.",

@@ -73,6 +73,7 @@ typedef enum HnswIterativeScan
 
 /* GUCs (hnsw.c) */
 extern int	engram_hnsw_ef_search;
+extern int	engram_hnsw_layer1_ef;
 extern int	engram_hnsw_iterative_scan;
 extern int	engram_hnsw_max_scan_tuples;
 extern double engram_hnsw_scan_mem_multiplier;
@@ -300,6 +301,11 @@ extern int	HnswSearchLayer(Relation index, const HnswIndexInfo *info,
 							int nentries, int layer, int ef,
 							bool skip_deleted, HnswCandidate *results,
 							HnswVisited *visited, HnswSearchStats *stats);
+extern int	HnswSearchFromTop(Relation index, const HnswIndexInfo *info,
+							  const HnswQuery *q, const HnswMetaPageData *meta,
+							  int ef, int layer1_ef, HnswCandidate *results,
+							  HnswVisited *visited, HnswSearchStats *upper,
+							  HnswSearchStats *layer0);
 
 /* hnswutils.c: neighbour selection, shared by the build and inserts */
 typedef float (*HnswPairDistance) (void *ctx, int a, int b);

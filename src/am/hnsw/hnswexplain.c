@@ -209,14 +209,13 @@ engram_hnsw_explain_search(PG_FUNCTION_ARGS)
 	prepared = HnswPrepareVector(&info, PG_GETARG_DATUM(1), x);
 	if (prepared != HNSW_PREPARED_SKIP && ItemPointerIsValid(&meta.entry))
 	{
-		ItemPointerData entry;
 		HnswCandidate *results = palloc(sizeof(HnswCandidate) * ef);
 
 		HnswInitQuery(&q, &info, x, prepared == HNSW_PREPARED_UNBOUNDED);
-		entry = HnswGreedyDescend(index, &info, &q, meta.entry, meta.entry_level, 0, &upper);
-		found = HnswSearchLayer(index, &info, &q, &entry, 1, 0, ef, true, results,
-								HnswVisitedCreate(CurrentMemoryContext, Max(1024, ef * 4)),
-								&layer0);
+		found = HnswSearchFromTop(index, &info, &q, &meta, ef, engram_hnsw_layer1_ef,
+								  results,
+								  HnswVisitedCreate(CurrentMemoryContext, Max(1024, ef * 4)),
+								  &upper, &layer0);
 		ReRank(index, results, found, PG_GETARG_DATUM(1), k, &rerank);
 	}
 	index_close(index, AccessShareLock);

@@ -150,7 +150,6 @@ RunSearch(IndexScanDesc scan)
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
 	HnswIndexInfo *info = &so->info;
 	HnswMetaPageData meta;
-	ItemPointerData entry;
 	HnswVisited *visited;
 	HnswSearchStats *stats = so->counting ? &so->stats : NULL;
 
@@ -161,12 +160,11 @@ RunSearch(IndexScanDesc scan)
 	if (!ItemPointerIsValid(&meta.entry))
 		return;
 
-	entry = HnswGreedyDescend(scan->indexRelation, info, &so->query, meta.entry,
-							  meta.entry_level, 0, stats);
 	visited = HnswVisitedCreate(so->cxt, Max(1024, so->ef * 4));
 	so->results = MemoryContextAlloc(so->cxt, sizeof(HnswCandidate) * so->ef);
-	so->nresults = HnswSearchLayer(scan->indexRelation, info, &so->query, &entry, 1,
-								   0, so->ef, true, so->results, visited, stats);
+	so->nresults = HnswSearchFromTop(scan->indexRelation, info, &so->query, &meta,
+									 so->ef, engram_hnsw_layer1_ef, so->results,
+									 visited, stats, stats);
 	so->last_visited = HnswVisitedCount(visited);
 	qsort(so->results, so->nresults, sizeof(HnswCandidate), CompareLowerBound);
 

@@ -689,6 +689,8 @@ HnswSearchLayer(Relation index, const HnswIndexInfo *info, const HnswQuery *q,
 		HeapPush(&cand, &e);
 		if (!(skip_deleted && e.deleted))
 			HeapPush(&best, &e);
+		if (best.n > ef)		/* more entries than ef: keep the nearest */
+			(void) HeapPop(&best);
 	}
 
 	while (cand.n > 0)
@@ -748,5 +750,48 @@ HnswSearchLayer(Relation index, const HnswIndexInfo *info, const HnswQuery *q,
 	pfree(cand.items);
 	pfree(best.items);
 	pfree(nbrs);
+	return nresults;
+}
+
+/*
+ * The ef nearest nodes to q, from the entry point of the meta page down:
+ * greedily to layer 1, then (when layer1_ef > 1) layer 1 with a beam of
+ * layer1_ef nodes, all of which enter layer 0; then layer 0 with ef.  On
+ * tightly clustered data a greedy walk on layer 1 can end in the wrong
+ * cluster, and a search on layer 0 rarely leaves a cluster of ef nodes:
+ * 100K points in 100 clusters, 100-d, reached recall@10 0.94 at most with
+ * layer1_ef 1 and 0.98 with 32 (hnsw README).  The upper layers count in
+ * upper, layer 0 in layer0 (either may be NULL, or both the same).
+ */
+int
+HnswSearchFromTop(Relation index, const HnswIndexInfo *info, const HnswQuery *q,
+				  const HnswMetaPageData *meta, int ef, int layer1_ef,
+				  HnswCandidate *results, HnswVisited *visited,
+				  HnswSearchStats *upper, HnswSearchStats *layer0)
+{
+	ItemPointerData entry;
+	ItemPointerData *entries;
+	HnswCandidate *found;
+	int			nfound;
+	int			nresults;
+
+	if (layer1_ef <= 1 || meta->entry_level < 1)
+	{
+		entry = HnswGreedyDescend(index, info, q, meta->entry, meta->entry_level, 0, upper);
+		return HnswSearchLayer(index, info, q, &entry, 1, 0, ef, true, results,
+							   visited, layer0);
+	}
+	entry = HnswGreedyDescend(index, info, q, meta->entry, meta->entry_level, 1, upper);
+	found = palloc(sizeof(HnswCandidate) * layer1_ef);
+	nfound = HnswSearchLayer(index, info, q, &entry, 1, 1, layer1_ef, false, found,
+							 visited, upper);
+	entries = palloc(sizeof(ItemPointerData) * Max(nfound, 1));
+	for (int i = 0; i < nfound; i++)
+		entries[i] = found[i].node;
+	HnswVisitedReset(visited);
+	nresults = HnswSearchLayer(index, info, q, entries, nfound, 0, ef, true, results,
+							   visited, layer0);
+	pfree(entries);
+	pfree(found);
 	return nresults;
 }
