@@ -154,6 +154,8 @@ SELECT 'big', i * 1000, (1 + (hashint4(i * 31 + j) & 2147483647) % 3000) * 1000,
 	   0.25 * (1 + (hashint4(i * 17 + j) & 3)), 'test'
 FROM generate_series(1, 3000) i, generate_series(1, 5) j
 WHERE 1 + (hashint4(i * 31 + j) & 2147483647) % 3000 <> i
+UNION ALL				-- a hub: a row longer than insertion sorts
+SELECT 'big', 2999000, i * 7000, 0.5, 'test' FROM generate_series(1, 400) i
 ON CONFLICT DO NOTHING;
 CREATE TEMP TABLE big_cached AS
 SELECT * FROM engram.spread('big', '{1000,2000,3000,4000}', 4, 0.9, 0) WITH ORDINALITY;

@@ -180,10 +180,9 @@ typedef struct AdjBuild
 
 /*
  * What the finished cache will need at least: ids, offsets and the two
- * numberings per node, a
- * destination index and a weight per edge (the 64-bit destinations read
- * meanwhile are freed when the rows are built, so the build needs up to
- * 8 bytes per edge more for a while)
+ * numberings per node, a destination index and a weight per edge (the
+ * 64-bit destinations read meanwhile are freed when the rows are built, so
+ * the build needs up to 8 bytes per edge more for a while)
  */
 static Size
 BuildBytes(const AdjBuild *b)
@@ -444,7 +443,8 @@ NumberByLocality(LocalGraph *g, MemoryContext cxt)
 
 		if (number[root] >= 0)
 			continue;
-		CHECK_FOR_INTERRUPTS();
+		if ((next_number & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		number[root] = next_number;
 		rank_of[next_number++] = root;
 		stack[depth].node = root;
@@ -462,6 +462,8 @@ NumberByLocality(LocalGraph *g, MemoryContext cxt)
 			v = g->dst[top->next++];
 			if (number[v] >= 0)
 				continue;
+			if ((next_number & 0xFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
 			number[v] = next_number;
 			rank_of[next_number++] = v;
 			stack[depth].node = v;
@@ -750,9 +752,24 @@ CreateSegment(Size size)
 	return seg;
 }
 
+/* qsort order of edges: by destination */
+static int
+CompareEdges(const void *a, const void *b)
+{
+	int32		x = ((const AdjacencyEdge *) a)->dst;
+	int32		y = ((const AdjacencyEdge *) b)->dst;
+
+	return (x > y) - (x < y);
+}
+
+/* rows up to this long are sorted by insertion */
+#define SHORT_ROW 32
+
 /*
  * The arrays of g into seg, after its header: the rows in node order, each
- * sorted by destination node (the order the spread's prefetches run in)
+ * sorted by destination node (the order the spread's prefetches run in).
+ * No interrupts: the segment is not pinned yet, and its mapping would stay
+ * until the backend exits.
  */
 static void
 CopyGraph(dsm_segment *seg, const GraphHeader *layout, const LocalGraph *g)
@@ -771,22 +788,24 @@ CopyGraph(dsm_segment *seg, const GraphHeader *layout, const LocalGraph *g)
 		int32		rank = g->rank_of_node[node];
 		int64		row = e;
 
-		if ((node & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
+		int64		len = g->offsets[rank + 1] - g->offsets[rank];
+
 		offsets[node] = row;
 		for (int64 r = g->offsets[rank]; r < g->offsets[rank + 1]; r++)
 		{
 			AdjacencyEdge edge = {g->node_of_rank[g->dst[r]], g->weight[r]};
 			int64		pos = e++;
 
-			/* insertion: rows are short (auto_link k gives about 2k) */
-			while (pos > row && edges[pos - 1].dst > edge.dst)
+			/* insertion for the usual short rows (auto_link k gives ~2k) */
+			while (len <= SHORT_ROW && pos > row && edges[pos - 1].dst > edge.dst)
 			{
 				edges[pos] = edges[pos - 1];
 				pos--;
 			}
 			edges[pos] = edge;
 		}
+		if (len > SHORT_ROW)
+			qsort(&edges[row], len, sizeof(AdjacencyEdge), CompareEdges);
 	}
 	offsets[g->nnodes] = e;
 	Assert(e == g->nedges);
