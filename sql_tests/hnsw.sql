@@ -149,7 +149,14 @@ SELECT * FROM pg_temp.hnsw_vs_exact('hnsw_small', 'v', '<->');
 -- layer-1 nodes than ef_search, layer 0 starts from the nearest ef of them
 SET engram.layer1_ef = 32;
 SELECT * FROM pg_temp.hnsw_vs_exact('hnsw_small', 'v', '<->');
-SELECT (engram.explain_search('hnsw_small_v_l2', (SELECT v FROM hnsw_queries LIMIT 1))).entry_level > 0 AS has_layer1;
+CREATE TEMP TABLE beam AS
+SELECT * FROM engram.explain_search('hnsw_small_v_l2', (SELECT v FROM hnsw_queries LIMIT 1));
+SET engram.layer1_ef = 1;
+SELECT b.entry_level > 0 AS has_layer1,
+	   b.nodes_per_layer[2] > g.nodes_per_layer[2] AS beam_expands_more_on_layer1
+FROM beam b, engram.explain_search('hnsw_small_v_l2', (SELECT v FROM hnsw_queries LIMIT 1)) g;
+DROP TABLE beam;
+SET engram.layer1_ef = 32;
 SET engram.ef_search = 5;
 SET enable_seqscan = off;
 SELECT count(*) AS rows, bool_and(d >= coalesce(prev, 0)) AS in_order

@@ -707,7 +707,11 @@ HnswSearchLayer(Relation index, const HnswIndexInfo *info, const HnswQuery *q,
 		node = CursorGetNode(&c, &cur.node);
 		n = node ? CopyNeighbors(node, info->dim, info->m, layer, nbrs) : 0;
 		if (stats)
+		{
 			stats->nodes_expanded++;
+			if (stats->layer_nodes)
+				stats->layer_nodes[layer]++;
+		}
 
 		/* the neighbours not seen yet, visited page by page */
 		SortByBlock(nbrs, n);
