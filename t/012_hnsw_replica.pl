@@ -135,22 +135,27 @@ $standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
 is($standby->safe_psql('postgres', $results_sql), $before, 'promoted: same results');
 $standby->safe_psql('postgres',
 	'DELETE FROM items WHERE id % 5 = 0; VACUUM (INDEX_CLEANUP ON) items; INSERT INTO items SELECT id, x, x FROM source WHERE id % 5 = 0 AND id <= 1000');
-# HNSW is approximate: after deletes, repairs and reinsertion into reused
-# slots a node can be left outside what a greedy search explores; at most
-# 0.5% of rows may be missed here with a wide search (ef_search 400: at 100
-# the misses varied from 0 to 0.7% between runs, with the random levels of
-# the graph; the crash test, 011, requires all)
-my $missed = $standby->safe_psql(
-	'postgres',
-	q{SET enable_seqscan = off;
+# HNSW is approximate, and this data (20 tight clusters) is hard for its
+# routing: a greedy walk on layer 1 can end in the wrong cluster, which a
+# layer-0 search rarely leaves, and deletes, repairs and reinsertion make
+# that likelier (src/am/hnsw/README.md, "Tightly clustered data").  With a
+# wide search (ef_search 400) the misses depend on the random levels of the
+# graph: 0 to 0.7% in most runs, 1.9% in one CI run.  With a beam on layer
+# 1 (engram.layer1_ef 32) at most 0.5% may be missed; the crash test, 011,
+# requires all.
+my $missed_sql = q{SET enable_seqscan = off;
 	  SET engram.ef_search = 400;
 	  SELECT count(*) FROM items i
 	  WHERE (SELECT i2.id FROM items i2 ORDER BY i2.v <-> i.v LIMIT 1) IS DISTINCT FROM i.id
-		AND NOT EXISTS (SELECT 1 FROM items i3 WHERE i3.v = i.v AND i3.id <> i.id)});
+		AND NOT EXISTS (SELECT 1 FROM items i3 WHERE i3.v = i.v AND i3.id <> i.id)};
+my $missed = $standby->safe_psql('postgres', $missed_sql);
+my $missed_beam = $standby->safe_psql('postgres', "SET engram.layer1_ef = 32; $missed_sql");
 my $rows = $standby->safe_psql('postgres', 'SELECT count(*) FROM items');
-note "promoted: $missed of $rows rows not found by their own vector";
-cmp_ok($missed, '<=', 0.005 * $rows,
-	'promoted: (almost) every row is found by its own vector after changes');
+note "promoted: $missed of $rows rows not found by their own vector ($missed_beam with engram.layer1_ef 32)";
+cmp_ok($missed, '<=', 0.03 * $rows,
+	'promoted: nearly every row is found by its own vector after changes');
+cmp_ok($missed_beam, '<=', 0.005 * $rows,
+	'promoted: (almost) every row is found by its own vector with a layer-1 beam');
 note 'promoted: hnsw_check(items_v): '
   . $standby->safe_psql('postgres', "SELECT string_agg(p, '; ') FROM engram.hnsw_check('items_v') p");
 
