@@ -155,8 +155,9 @@ foreach my $case ([ 'items_v', 'v', '<->', 'vector' ], [ 'items_h', 'h', '<=>', 
 	# nodes).  Dumps of churned graphs showed no broken lists, stale codes
 	# or cut-off nodes, and an exact-distance re-run of the searches missed
 	# the same rows.  So at most 0.5% may be missed by a wide search
-	# (ef_search 400), and a layer-1 beam (engram.layer1_ef 32) must not
-	# miss more.  The crash test (011) requires every row.
+	# (ef_search 400), greedily and with a layer-1 beam (engram.layer1_ef
+	# 32, which misses far fewer: src/am/hnsw/README.md).  The crash test
+	# (011) requires every row.
 	my $missed_sql = qq{
 		SET enable_seqscan = off;
 		SET engram.ef_search = 400;
