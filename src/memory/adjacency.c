@@ -414,6 +414,26 @@ BuildRows(AdjBuild *b, LocalGraph *g)
 	g->nedges = b->nedges;
 }
 
+/* depth-first numbering: a node on the stack */
+typedef struct DfsFrame
+{
+	int32		node;
+	int64		next;			/* its next edge to follow */
+} DfsFrame;
+
+/* Give v the next number and put it on the stack, to follow its edges */
+static inline void
+NumberNode(const LocalGraph *g, int32 v, int32 *number, int32 *rank_of,
+		   int *next_number, DfsFrame *stack, int *depth)
+{
+	if ((*next_number & 0xFFFF) == 0)
+		CHECK_FOR_INTERRUPTS();
+	number[v] = *next_number;
+	rank_of[(*next_number)++] = v;
+	stack[*depth].node = v;
+	stack[(*depth)++].next = g->offsets[v];
+}
+
 /*
  * Number the nodes so that neighbours get nearby indexes: depth-first
  * preorder over the out-edges, roots in rank order.  A spread touches the
@@ -425,11 +445,6 @@ BuildRows(AdjBuild *b, LocalGraph *g)
 static void
 NumberByLocality(LocalGraph *g, MemoryContext cxt)
 {
-	typedef struct DfsFrame
-	{
-		int32		node;
-		int64		next;		/* its next edge to follow */
-	} DfsFrame;
 	int			n = g->nnodes;
 	DfsFrame   *stack = MemoryContextAllocHuge(cxt, sizeof(DfsFrame) * Max(n, 1));
 	int32	   *number = MemoryContextAllocHuge(cxt, sizeof(int32) * Max(n, 1));
@@ -443,12 +458,7 @@ NumberByLocality(LocalGraph *g, MemoryContext cxt)
 
 		if (number[root] >= 0)
 			continue;
-		if ((next_number & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-		number[root] = next_number;
-		rank_of[next_number++] = root;
-		stack[depth].node = root;
-		stack[depth++].next = g->offsets[root];
+		NumberNode(g, root, number, rank_of, &next_number, stack, &depth);
 		while (depth > 0)
 		{
 			DfsFrame   *top = &stack[depth - 1];
@@ -460,14 +470,8 @@ NumberByLocality(LocalGraph *g, MemoryContext cxt)
 				continue;
 			}
 			v = g->dst[top->next++];
-			if (number[v] >= 0)
-				continue;
-			if ((next_number & 0xFFFF) == 0)
-				CHECK_FOR_INTERRUPTS();
-			number[v] = next_number;
-			rank_of[next_number++] = v;
-			stack[depth].node = v;
-			stack[depth++].next = g->offsets[v];
+			if (number[v] < 0)
+				NumberNode(g, v, number, rank_of, &next_number, stack, &depth);
 		}
 	}
 	Assert(next_number == n);

@@ -203,7 +203,7 @@ ReceiveEnergy(void *arg, int64 src, int64 dst, float4 weight)
 	AddIncoming(st, to, st->nodes[st->from].energy, weight);
 }
 
-/* a hop's frontier in ascending order */
+/* a hop's frontier in ascending order (few entries; see RadixSortFrontier) */
 #define ST_SORT sort_int64
 #define ST_ELEMENT_TYPE int64
 #define ST_COMPARE(a, b) ((*(a) > *(b)) - (*(a) < *(b)))
