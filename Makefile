@@ -51,6 +51,15 @@ override with_llvm = no
 # objects compiled against an older struct layout corrupt memory.
 override autodepend = yes
 
+# io_uring read-ahead (src/readahead.c) when liburing is installed
+# (liburing-dev); without it the read-ahead uses posix_fadvise only.
+HAVE_LIBURING := $(shell printf '\043include <liburing.h>\nint main(void) { return io_uring_queue_init(1, 0, 0); }\n' | \
+	$(CC) -x c - -o /dev/null -luring >/dev/null 2>&1 && echo yes)
+ifeq ($(HAVE_LIBURING),yes)
+PG_CPPFLAGS += -DHAVE_LIBURING
+SHLIB_LINK += -luring
+endif
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 

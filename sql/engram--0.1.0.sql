@@ -700,6 +700,13 @@ CREATE FUNCTION engram.hnsw_stats(index regclass,
 	AS 'MODULE_PATHNAME', 'engram_hnsw_stats' LANGUAGE C STRICT;
 COMMENT ON FUNCTION engram.hnsw_stats(regclass) IS 'size and shape of an engram_hnsw index';
 
+CREATE FUNCTION engram.readahead_stats(
+	OUT method text, OUT batches bigint, OUT blocks_read_ahead bigint,
+	OUT blocks_in_buffers bigint)
+	RETURNS record
+	AS 'MODULE_PATHNAME', 'engram_readahead_stats' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION engram.readahead_stats() IS 'this backend''s read-ahead of pages not in shared buffers: the method (io_uring or posix_fadvise), batches, blocks handed to the kernel, blocks found in shared buffers';
+
 CREATE FUNCTION engram.explain_search(index regclass, query anyelement,
 	ef int DEFAULT current_setting('engram.ef_search')::int, k int DEFAULT 10,
 	OUT upper_nodes_expanded bigint, OUT layer0_nodes_expanded bigint,

@@ -17,6 +17,7 @@
 #include "memory/memory.h"
 #include "simd.h"
 #include "simd_guc.h"
+#include "readahead.h"
 #include "stats.h"
 
 PG_MODULE_MAGIC;
@@ -36,6 +37,7 @@ _PG_init(void)
 	EngramStatsInit();
 	EngramAlexInit();
 	EngramMemoryInit();
+	EngramReadAheadInit();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("engram");

@@ -79,8 +79,9 @@ EngramHnswInit(void)
 							 &engram_hnsw_scan_mem_multiplier, 1.0, 1.0, 1000.0,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("engram.hnsw_prefetch",
-							 "Prefetch the heap pages of engram_hnsw results in one batch.",
-							 NULL,
+							 "Read ahead the pages engram_hnsw searches are about to read.",
+							 "Index pages of each hop and heap pages of the results that are "
+							 "not in shared buffers, one batch at a time (see engram.io_uring).",
 							 &engram_hnsw_prefetch, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 }

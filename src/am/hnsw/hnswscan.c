@@ -27,6 +27,7 @@
 #include "utils/rel.h"
 
 #include "am/hnsw/hnsw.h"
+#include "readahead.h"
 #include "stats.h"
 
 typedef struct HnswScanOpaqueData
@@ -168,11 +169,14 @@ RunSearch(IndexScanDesc scan)
 	so->last_visited = HnswVisitedCount(visited);
 	qsort(so->results, so->nresults, sizeof(HnswCandidate), CompareLowerBound);
 
-	if (engram_hnsw_prefetch && scan->heapRelation != NULL)
+	if (engram_hnsw_prefetch && EngramReadAheadEnabled() && scan->heapRelation != NULL)
 	{
+		EngramReadAhead ra;
+
+		EngramReadAheadBegin(&ra, scan->heapRelation);
 		for (int i = 0; i < so->nresults; i++)
-			PrefetchBuffer(scan->heapRelation, MAIN_FORKNUM,
-						   ItemPointerGetBlockNumber(&so->results[i].heaptid));
+			(void) EngramReadAheadAdd(&ra, ItemPointerGetBlockNumber(&so->results[i].heaptid));
+		EngramReadAheadSubmit(&ra);
 	}
 }
 

@@ -23,6 +23,7 @@
 #include "utils/memutils.h"
 
 #include "am/hnsw/hnsw.h"
+#include "readahead.h"
 
 /*
  * Sets of node positions (the visited set, the index of HnswCodeCopies):
@@ -256,20 +257,10 @@ GetRecentBuffers(Relation index)
 	return r;
 }
 
-static Buffer
-ReadBufferRecent(Relation index, RecentBuffers *r, BlockNumber blkno)
+/* Remember that buf held blkno */
+static void
+RecentBuffersSet(RecentBuffers *r, BlockNumber blkno, Buffer buf)
 {
-	Buffer		buf;
-
-	if (blkno < r->size && BufferIsValid(r->buffers[blkno]) &&
-#if PG_VERSION_NUM >= 160000
-		ReadRecentBuffer(index->rd_locator, MAIN_FORKNUM, blkno, r->buffers[blkno]))
-#else
-		ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, r->buffers[blkno]))
-#endif
-		return r->buffers[blkno];
-
-	buf = ReadBuffer(index, blkno);
 	if (blkno >= r->size)
 	{
 		BlockNumber newsize = Max(blkno + 1, r->size * 2);
@@ -283,6 +274,29 @@ ReadBufferRecent(Relation index, RecentBuffers *r, BlockNumber blkno)
 		r->size = newsize;
 	}
 	r->buffers[blkno] = buf;
+}
+
+static inline bool
+RecentBuffersKnow(const RecentBuffers *r, BlockNumber blkno)
+{
+	return blkno < r->size && BufferIsValid(r->buffers[blkno]);
+}
+
+static Buffer
+ReadBufferRecent(Relation index, RecentBuffers *r, BlockNumber blkno)
+{
+	Buffer		buf;
+
+	if (RecentBuffersKnow(r, blkno) &&
+#if PG_VERSION_NUM >= 160000
+		ReadRecentBuffer(index->rd_locator, MAIN_FORKNUM, blkno, r->buffers[blkno]))
+#else
+		ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, r->buffers[blkno]))
+#endif
+		return r->buffers[blkno];
+
+	buf = ReadBuffer(index, blkno);
+	RecentBuffersSet(r, blkno, buf);
 	return buf;
 }
 
@@ -397,6 +411,41 @@ CursorGetNode(PageCursor *c, ItemPointer tid)
 	if (!ItemIdIsNormal(itemid))
 		return NULL;
 	return (HnswNodeHeader *) PageGetItem(page, itemid);
+}
+
+/*
+ * The pages of a hop that this backend has not read yet: remember the
+ * buffers of those in shared buffers, and hand the others to the kernel in
+ * one batch (readahead.c) before the hop reads them one by one.  tids are
+ * sorted by block.  Once a backend has seen every page of the index, the
+ * steady state of a cached index, this finds nothing to do.
+ */
+static void
+ReadAheadUnseenPages(PageCursor *c, const ItemPointerData *tids, int n)
+{
+	EngramReadAhead ra;
+	BlockNumber last = InvalidBlockNumber;
+	bool		begun = false;
+
+	for (int i = 0; i < n; i++)
+	{
+		BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&tids[i]);
+		Buffer		buf;
+
+		if (blkno == last || RecentBuffersKnow(c->recent, blkno))
+			continue;
+		last = blkno;
+		if (!begun)
+		{
+			EngramReadAheadBegin(&ra, c->index);
+			begun = true;
+		}
+		buf = EngramReadAheadAdd(&ra, blkno);
+		if (BufferIsValid(buf))
+			RecentBuffersSet(c->recent, blkno, buf);
+	}
+	if (begun)
+		EngramReadAheadSubmit(&ra);
 }
 
 /*
@@ -719,6 +768,8 @@ HnswSearchLayer(Relation index, const HnswIndexInfo *info, const HnswQuery *q,
 		for (int i = 0; i < n; i++)
 			if (!HnswVisitedTestAndSet(visited, &nbrs[i]))
 				nbrs[nnew++] = nbrs[i];
+		if (engram_hnsw_prefetch && EngramReadAheadEnabled())
+			ReadAheadUnseenPages(&c, nbrs, nnew);
 		PrefetchNodes(&c, nbrs, nnew, info->dim);
 		for (int i = 0; i < nnew; i++)
 		{
