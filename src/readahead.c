@@ -396,8 +396,11 @@ SubmitToRing(EngramReadAhead *ra)
 		/* room in the completion queue for every request in flight */
 		if (ring_inflight + queued >= RING_ENTRIES)
 		{
-			if (queued > 0 && io_uring_submit(&ring) >= 0)
-				ring_inflight += queued;
+			int			rc = queued > 0 ? io_uring_submit(&ring) : 0;
+
+			/* what the kernel did not take stays queued for the next call */
+			if (rc > 0)
+				ring_inflight += rc;
 			queued = 0;
 			ReapCompletions(true);
 			if (ring_state != RING_READY)
@@ -414,7 +417,7 @@ SubmitToRing(EngramReadAhead *ra)
 	{
 		int			rc = io_uring_submit(&ring);
 
-		/* a refused submission leaves the requests queued for the next */
+		/* likewise */
 		if (rc > 0)
 			ring_inflight += rc;
 	}
