@@ -5,7 +5,8 @@
 # Checks, each after a restart: the blocks are counted as read ahead, the
 # method is the one asked for (io_uring falls back to posix_fadvise only
 # when the kernel refuses it, and then says so), results are the same rows
-# in the same order with either method and with read-ahead off, and
+# in the same order with either method and with read-ahead off (also at
+# ef_search 500, whose batches overflow a ring submission), and
 # engram.hnsw_prefetch = off or effective_io_concurrency = 0 read nothing
 # ahead.  Results are compared with the same searches in a session whose
 # pages were all in shared buffers (the graph search does not depend on
@@ -79,6 +80,18 @@ is(join('|', $batches, $ahead, $cached), join('|', @f), 'the same batches and bl
 my (undef, @f2) = split /\|/, $fadvise->{after_second};
 my (undef, @u2) = split /\|/, $uring->{after_second};
 is(join('|', @u2), join('|', @f2), 'the same again after the second pass');
+
+# ef_search 500: batches of hundreds of heap pages, more than one ring
+# submission (64 blocks) holds and more requests than its completion queue
+my $wide_ref = (split /\n/, $node->safe_psql('postgres', "SET enable_seqscan = off; SET engram.ef_search = 500; $searches; $searches"))[1];
+my $wide_f = cold_run('SET engram.io_uring = off; SET engram.ef_search = 500');
+my $wide_u = cold_run('SET engram.io_uring = on; SET engram.ef_search = 500');
+is($wide_f->{first}, $wide_ref, 'ef_search 500, posix_fadvise: the same results');
+is($wide_u->{first}, $wide_ref, 'ef_search 500, io_uring: the same results');
+my (undef, undef, $wide_ahead) = split /\|/, $wide_u->{after_first};
+cmp_ok($wide_ahead, '>', 200, "ef_search 500: $wide_ahead blocks read ahead");
+is((split /\|/, $wide_u->{after_first}, 2)[1], (split /\|/, $wide_f->{after_first}, 2)[1],
+	'ef_search 500: the same batches and blocks with either method');
 
 my $off = cold_run('SET engram.hnsw_prefetch = off');
 like($off->{after_first}, qr/\|0\|0\|0$/, 'engram.hnsw_prefetch = off: nothing read ahead');
