@@ -424,7 +424,6 @@ static void
 ReadAheadUnseenPages(PageCursor *c, const ItemPointerData *tids, int n)
 {
 	EngramReadAhead ra;
-	BlockNumber last = InvalidBlockNumber;
 	bool		begun = false;
 
 	for (int i = 0; i < n; i++)
@@ -432,9 +431,9 @@ ReadAheadUnseenPages(PageCursor *c, const ItemPointerData *tids, int n)
 		BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&tids[i]);
 		Buffer		buf;
 
-		if (blkno == last || RecentBuffersKnow(c->recent, blkno))
+		/* a repeat is known by now, or dropped by the batch */
+		if (RecentBuffersKnow(c->recent, blkno))
 			continue;
-		last = blkno;
 		if (!begun)
 		{
 			EngramReadAheadBegin(&ra, c->index);
