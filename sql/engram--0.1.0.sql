@@ -1270,6 +1270,14 @@ CREATE TRIGGER engram_edges_changed
 	BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON engram.associations
 	FOR EACH STATEMENT EXECUTE FUNCTION engram.memory_edges_changed();
 ALTER TABLE engram.associations ENABLE ALWAYS TRIGGER engram_edges_changed;
+-- ... and names each changed row's source in the change log, from which a
+-- stale cache is patched (src/memory/patch.c)
+CREATE FUNCTION engram.memory_edge_rows_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'engram_memory_edge_rows_changed' LANGUAGE C;
+CREATE TRIGGER engram_edge_rows_changed
+	AFTER INSERT OR UPDATE OR DELETE ON engram.associations
+	FOR EACH ROW EXECUTE FUNCTION engram.memory_edge_rows_changed();
+ALTER TABLE engram.associations ENABLE ALWAYS TRIGGER engram_edge_rows_changed;
 
 SELECT pg_catalog.pg_extension_config_dump('engram.memory_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('engram.associations', '');
@@ -1580,10 +1588,11 @@ COMMENT ON FUNCTION engram.memory_stats(regclass) IS 'memories per tier, edges a
 
 CREATE FUNCTION engram.adjacency_cache_stats(
 	OUT memory_table regclass, OUT valid boolean, OUT nodes bigint, OUT edges bigint,
-	OUT bytes bigint, OUT builds bigint, OUT hits bigint, OUT misses bigint)
+	OUT bytes bigint, OUT builds bigint, OUT hits bigint, OUT misses bigint,
+	OUT patched_hits bigint, OUT patch_sources bigint)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'engram_adjacency_cache_stats' LANGUAGE C VOLATILE STRICT;
-COMMENT ON FUNCTION engram.adjacency_cache_stats() IS 'this backend''s use of the adjacency caches: graph mapped, its builds, spreads served (hits) and not (misses)';
+COMMENT ON FUNCTION engram.adjacency_cache_stats() IS 'this backend''s use of the adjacency caches: graph mapped, its builds, spreads served (hits, of which patched_hits through a patch) and not (misses), sources its patch holds';
 
 CREATE FUNCTION engram.adjacency_cache_graphs(
 	OUT memory_table regclass, OUT pinned boolean, OUT current boolean,

@@ -34,9 +34,9 @@ _PG_init(void)
 	engram_simd_init();
 	EngramSimdDefineGuc();
 	EngramHnswInit();
+	EngramMemoryInit();			/* before the statistics size shared memory */
 	EngramStatsInit();
 	EngramAlexInit();
-	EngramMemoryInit();
 	EngramReadAheadInit();
 
 #if PG_VERSION_NUM >= 150000

@@ -2,10 +2,14 @@
 # may come from its cache, and a writer changing associations.  After every
 # step the reader's spread must equal what the index path returns in the
 # same transaction (the truth for its snapshot), and show or hide the edge
-# the step is about; the cache counters show which path served it.
+# the step is about; the cache counters show which path served it.  This
+# test is about a cache that is exact or not used at all, so patching is
+# off (t/043 tests patched caches).
 use strict;
 use warnings;
-use IPC::Run;
+use FindBin;
+use lib $FindBin::RealBin;
+use EngramSession;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -13,7 +17,8 @@ use Test::More;
 my $node = PostgreSQL::Test::Cluster->new('memory_adjacency');
 $node->init;
 $node->append_conf('postgresql.conf',
-	"jit = off\nautovacuum = off\nshared_preload_libraries = 'engram'\n");
+	"jit = off\nautovacuum = off\nshared_preload_libraries = 'engram'\n"
+	  . "engram.adjacency_cache_patch = off\n");
 $node->start;
 $node->safe_psql(
 	'postgres', q{
@@ -29,35 +34,8 @@ $node->safe_psql(
 	ON CONFLICT DO NOTHING;
 });
 
-# An interactive psql session: query() sends SQL and returns its output
-sub session
-{
-	my %s = (in => '', out => '', err => '');
-	$s{h} = IPC::Run::start(
-		[
-			'psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=0',
-			'-h', $node->host, '-p', $node->port, 'postgres'
-		],
-		'<', \$s{in}, '>', \$s{out}, '2>', \$s{err},
-		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-	return \%s;
-}
-
-sub query
-{
-	my ($s, $sql) = @_;
-	$s->{out} = '';
-	$s->{err} = '';
-	$s->{in} .= "$sql;\n\\echo __done__\n";
-	$s->{h}->pump until $s->{out} =~ /__done__\n/;
-	die "psql error: $s->{err}" if $s->{err} =~ /ERROR/;
-	(my $r = $s->{out}) =~ s/__done__\n//;
-	chomp $r;
-	return $r;
-}
-
-my $reader = session();
-my $writer = session();
+my $reader = session($node);
+my $writer = session($node);
 query($reader, 'SET engram.adjacency_cache_settle = 0');
 
 my $spread = q{SELECT string_agg(id || ':' || activation || ':' || hops, ' '
@@ -165,7 +143,7 @@ my $graphs = q{SELECT string_agg(memory_table || ' ' || pinned || ' ' || current
 ($r, $builds) = read_both('a graph for all sessions');
 my $shared = query($reader, $graphs);
 like($shared, qr/^g true true \d+$/, 'the reader built one shared graph');
-my $other = session();
+my $other = session($node);
 query($other, 'SET engram.adjacency_cache_settle = 0');
 is(query($other, $spread), $r, 'another session spreads the same');
 is( query(
@@ -174,9 +152,8 @@ is( query(
 	'0 1 0',
 	'from the reader\'s graph, without building one');
 is(query($other, $graphs), $shared, 'no second graph, no second build');
-$reader->{in} .= "\\q\n";
-$reader->{h}->finish;
-my $third = session();
+finish($reader);
+my $third = session($node);
 is(query($third, $spread), $r, 'a new session after the builder ended');
 is( query($third, 'SELECT builds || \' \' || hits FROM engram.adjacency_cache_stats()'),
 	'0 1', 'still from the graph the ended session built');
@@ -189,11 +166,6 @@ like(query($other, $spread), qr/(^| )199:/, 'the next spread sees the change');
 is(query($third, $graphs), 'g true true ' . ($n + 1),
 	'one graph again, current, built once more');
 
-$writer->{in} .= "\\q\n";
-$other->{in} .= "\\q\n";
-$third->{in} .= "\\q\n";
-$writer->{h}->finish;
-$other->{h}->finish;
-$third->{h}->finish;
+finish($_) for ($writer, $other, $third);
 $node->stop;
 done_testing();

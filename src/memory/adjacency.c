@@ -233,9 +233,9 @@ AddEdge(void *arg, int64 src, int64 dst, float4 weight)
 	return true;
 }
 
-/* The position of id in the n ascending ids, or -1 */
+/* The number of the n ascending ids below id */
 int
-EngramAdjacencyFind(const int64 *ids, int n, int64 id)
+EngramAdjacencyIdsBelow(const int64 *ids, int n, int64 id)
 {
 	int			lo = 0;
 	int			hi = n;
@@ -249,6 +249,15 @@ EngramAdjacencyFind(const int64 *ids, int n, int64 id)
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+/* The position of id in the n ascending ids, or -1 */
+int
+EngramAdjacencyFind(const int64 *ids, int n, int64 id)
+{
+	int			lo = EngramAdjacencyIdsBelow(ids, n, id);
+
 	return (lo < n && ids[lo] == id) ? lo : -1;
 }
 
@@ -307,8 +316,8 @@ IdLookupFree(IdLookup *l)
 }
 
 /* qsort order of int64 */
-static int
-CompareInt64(const void *a, const void *b)
+int
+EngramCompareInt64(const void *a, const void *b)
 {
 	int64		x = *(const int64 *) a;
 	int64		y = *(const int64 *) b;
@@ -356,7 +365,7 @@ BuildRows(AdjBuild *b, LocalGraph *g)
 	{
 		int			m = 1;
 
-		qsort(extra, nextra, sizeof(int64), CompareInt64);
+		qsort(extra, nextra, sizeof(int64), EngramCompareInt64);
 		for (int i = 1; i < nextra; i++)
 			if (extra[i] != extra[m - 1])
 				extra[m++] = extra[i];
@@ -527,12 +536,15 @@ AllocSlots(Adjacency *adj, int nnodes)
 }
 
 /* Point adj at the graph of seg, built under v; a fresh scratch array */
+static void Detach(Adjacency *adj);
+
 static void
 SetGraph(Adjacency *adj, dsm_segment *seg, const EdgeVersion *v)
 {
 	char	   *base = dsm_segment_address(seg);
 	GraphHeader *h = (GraphHeader *) base;
 
+	Detach(adj);				/* the graph it replaces, if any */
 	adj->seg = seg;
 	adj->built = *v;
 	adj->nnodes = h->nnodes;
@@ -553,6 +565,7 @@ SetGraph(Adjacency *adj, dsm_segment *seg, const EdgeVersion *v)
 static void
 Detach(Adjacency *adj)
 {
+	EngramPatchFree(adj);
 	if (adj->seg != NULL)
 		dsm_detach(adj->seg);
 	if (adj->slots != NULL)
@@ -614,21 +627,47 @@ ClaimShared(Oid relid, dsm_handle *unpin)
 }
 
 /*
- * Unpin every graph built before version now: none can serve a query
- * again (versions only grow), and the last backend mapping one frees it
+ * Whether a graph built under v can serve a query at version now: as it
+ * is, or patched (patch.c)
+ */
+typedef struct LogBounds
+{
+	bool		exists;
+	uint64		oldest;			/* graphs built here or later: patchable */
+	uint64		end;
+} LogBounds;
+
+static void
+ReadLogBounds(LogBounds *b)
+{
+	b->exists = EngramEdgeLogBounds(&b->oldest, &b->end);
+}
+
+static bool
+Servable(const EdgeVersion *v, uint64 now, const LogBounds *log)
+{
+	return v->version == now || (log->exists && v->log_pos >= log->oldest);
+}
+
+/*
+ * Unpin every graph built before version now that the change log cannot
+ * patch: none can serve a query again (versions only grow, the log only
+ * moves on), and the last backend mapping one frees it
  */
 static void
 UnpinStale(uint64 now)
 {
 	dsm_handle	stale[SHARED_GRAPHS];
 	int			n = 0;
+	LogBounds	log;
 
+	ReadLogBounds(&log);
 	SpinLockAcquire(&adjacency_shared->mutex);
 	for (int i = 0; i < SHARED_GRAPHS; i++)
 	{
 		SharedGraph *g = &adjacency_shared->graphs[i];
 
-		if (g->handle != DSM_HANDLE_INVALID && g->built.version != now)
+		if (g->handle != DSM_HANDLE_INVALID && !Servable(&g->built, now, &log))
 		{
 			stale[n++] = g->handle;
 			g->handle = DSM_HANDLE_INVALID;
@@ -678,7 +717,8 @@ MakeRoom(const SharedGraph *self, Size size, Size limit)
 }
 
 /*
- * Map the graph of adj's table if shared memory holds it at version now
+ * Map the graph of adj's table if shared memory holds one that can serve
+ * version now
  */
 static bool
 Attach(Adjacency *adj, uint64 now)
@@ -688,10 +728,14 @@ Attach(Adjacency *adj, uint64 now)
 	SharedGraph *g;
 	dsm_segment *seg;
 	GraphHeader *h;
+	LogBounds	log;
 
+	ReadLogBounds(&log);
 	SpinLockAcquire(&adjacency_shared->mutex);
 	g = FindShared(adj->relid);
-	if (g != NULL && g->handle != DSM_HANDLE_INVALID && g->built.version == now)
+	if (g != NULL && g->handle != DSM_HANDLE_INVALID &&
+		(g->built.version == now ||
+		 (engram_adjacency_cache_patch && Servable(&g->built, now, &log))))
 	{
 		handle = g->handle;
 		built = g->built;
@@ -955,7 +999,14 @@ BuildClaimed(Adjacency *adj, const EdgeVersion *v, SharedGraph *slot)
 
 /*
  * Build the graph of adj's table if the rules allow it and it pays off;
- * true when adj then maps a graph (built here or, meanwhile, elsewhere)
+ * true when adj then maps a graph (built here or, meanwhile, elsewhere).
+ * A graph adj maps stays mapped unless another replaces it.
+ *
+ * A stale graph is rebuilt once the version has settled (see the top of
+ * the file) or, when it is patched, once the change log has moved on by
+ * half its size since the build (or further: the graph could not be
+ * patched any more and was unpinned): patches then stay small, and the
+ * log rarely overwrites what they need.
  */
 static bool
 MaybeBuild(Adjacency *adj)
@@ -967,7 +1018,7 @@ MaybeBuild(Adjacency *adj)
 	SharedGraph *slot;
 	dsm_handle	unpin = DSM_HANDLE_INVALID;
 	bool		build = false;
-	bool		built_elsewhere = false;
+	bool		attach = false;
 
 	if (!EngramEdgeVersionRead(&v, &changed))
 		return false;			/* a modifier is in flight */
@@ -977,13 +1028,19 @@ MaybeBuild(Adjacency *adj)
 	slot = ClaimShared(adj->relid, &unpin);
 	if (slot != NULL && slot->builder == 0)
 	{
-		if (slot->handle != DSM_HANDLE_INVALID && slot->built.version == v.version)
-			built_elsewhere = true;
+		bool		pinned = slot->handle != DSM_HANDLE_INVALID;
+
+		if (pinned && slot->built.version == v.version)
+			attach = true;
+		else if (pinned && adj->valid && slot->built.version > adj->built.version)
+			attach = true;		/* newer than adj's: patches less */
 		else if (!(slot->oversized_version == v.version && slot->oversized_limit >= limit) &&
 				 (slot->builds == 0 ||
 				  TimestampDifferenceExceeds(changed, now,
 											 (int) (slot->build_seconds * 1000 *
-													engram_adjacency_cache_settle))))
+													engram_adjacency_cache_settle)) ||
+				  (engram_adjacency_cache_patch &&
+				   v.log_pos - slot->built.log_pos > (uint64) engram_adjacency_change_log / 2)))
 		{
 			slot->builder = MyProcPid;
 			build = true;
@@ -992,11 +1049,11 @@ MaybeBuild(Adjacency *adj)
 	SpinLockRelease(&adjacency_shared->mutex);
 	if (unpin != DSM_HANDLE_INVALID)
 		dsm_unpin_segment(unpin);
-	if (built_elsewhere)
-		return Attach(adj, v.version);
+	if (attach)
+		return Attach(adj, EngramEdgeVersionNow()) || adj->valid;
 	if (!build)
-		return false;
-	return BuildClaimed(adj, &v, slot);
+		return adj->valid;
+	return BuildClaimed(adj, &v, slot) || adj->valid;
 }
 
 /* A use of the graph, for the choice of what to unpin when room is short */
@@ -1050,6 +1107,7 @@ EngramAdjacencyGet(Oid relid)
 	Adjacency  *adj;
 	Snapshot	snapshot;
 	uint64		now;
+	uint64		log_end;
 
 	if (!engram_adjacency_cache || !EngramEdgeVersionAvailable() ||
 		adjacency_shared == NULL)
@@ -1071,8 +1129,11 @@ EngramAdjacencyGet(Oid relid)
 	snapshot = GetActiveSnapshot();
 
 	now = EngramEdgeVersionNow();
+	if (adj->valid && adj->built.version != now &&
+		!(engram_adjacency_cache_patch && EngramEdgeLogPatchable(adj->built.log_pos, &log_end)))
+		Detach(adj);			/* stale for good: a modifier began since */
 	if (adj->valid && adj->built.version != now)
-		Detach(adj);			/* a modifier began since: never valid again */
+		(void) MaybeBuild(adj); /* stale but patchable: a newer graph? */
 	if (!adj->valid)
 	{
 		Detach(adj);			/* what an error in SetGraph may have left */
@@ -1083,14 +1144,22 @@ EngramAdjacencyGet(Oid relid)
 			return NULL;
 		}
 	}
-	if (adj->built.version != EngramEdgeVersionNow() ||
-		!EngramEdgeSnapshotCurrent(snapshot, &adj->built))
+	if (!EngramEdgeSnapshotCurrent(snapshot, &adj->built))
 	{
-		adj->misses++;			/* an older snapshot, or a change since */
+		adj->misses++;			/* an older snapshot than the build's */
+		return NULL;
+	}
+	if (adj->built.version == EngramEdgeVersionNow())
+		adj->patched = false;	/* no modifier began since the build */
+	else if (!EngramPatchRefresh(adj, snapshot))
+	{
+		adj->misses++;			/* a change since that no patch covers */
 		return NULL;
 	}
 	Touch(adj);
 	adj->hits++;
+	if (adj->patched)
+		adj->patched_hits++;
 	return adj;
 }
 
@@ -1111,8 +1180,8 @@ engram_adjacency_cache_stats(PG_FUNCTION_ARGS)
 	hash_seq_init(&seq, adjacency_caches);
 	while ((a = hash_seq_search(&seq)) != NULL)
 	{
-		Datum		values[8];
-		bool		nulls[8] = {false, false, false, false, false, false, false, false};
+		Datum		values[10];
+		bool		nulls[10] = {0};
 
 		values[0] = ObjectIdGetDatum(a->relid);
 		values[1] = BoolGetDatum(a->valid);
@@ -1122,6 +1191,8 @@ engram_adjacency_cache_stats(PG_FUNCTION_ARGS)
 		values[5] = Int64GetDatum((int64) a->builds);
 		values[6] = Int64GetDatum((int64) a->hits);
 		values[7] = Int64GetDatum((int64) a->misses);
+		values[8] = Int64GetDatum((int64) a->patched_hits);
+		values[9] = Int64GetDatum(EngramPatchSources(a));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -27,6 +27,19 @@
  *	  then sees exactly the edges the cache holds.
  *
  * Writers never wait: marking costs a spinlock once per transaction.
+ *
+ * The change log lets a cache built at version V serve later snapshots
+ * too (adjacency.c, "patches").  An AFTER ROW trigger appends, for every
+ * row changed, (database, memory table, source, top-level xid) to a ring
+ * of engram.adjacency_change_log entries, before the transaction can
+ * commit; `log_next` counts the entries ever appended, and a build reads
+ * it with the version, as `log_pos`.  Every modifier that began after a
+ * build's read logs at positions from log_pos on, so the sources whose
+ * edges a snapshot may see differently from the build are among the
+ * entries from log_pos to the end of the log as read after the snapshot
+ * was taken.  A TRUNCATE changes every source at once: it sets
+ * `log_reset`, and no graph built before it can be patched.  Nor can one
+ * whose entries the ring has overwritten.
  * The shared state is reserved with the statistics' (stats.c), only when
  * engram is in shared_preload_libraries; without it nothing is tracked and
  * no cache is used.
@@ -37,10 +50,12 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "commands/trigger.h"
 #include "miscadmin.h"
+#include "port/atomics.h"
 #include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
@@ -55,17 +70,25 @@ typedef struct EdgeVersionShared
 	int			inflight;		/* modifiers that have not ended */
 	TransactionId latest_xid;	/* newest xid of an ended modifier */
 	TimestampTz changed;		/* last change of version */
+	uint64		log_next;		/* entries ever appended to log */
+	uint64		log_reset;		/* graphs built before this: not patchable */
+	int			log_size;		/* entries log holds (0: no log) */
+	EdgeChange	log[FLEXIBLE_ARRAY_MEMBER];
 } EdgeVersionShared;
 
 static EdgeVersionShared *edge_version = NULL;
 static bool xact_is_modifier = false;
 static bool callback_registered = false;
 
+/* the last entry this backend logged, not to log a source twice in a row */
+static EdgeChange last_logged;
+
 /* Shared memory to reserve; stats.c reserves it with its own */
 Size
 EngramEdgeVersionShmemSize(void)
 {
-	return MAXALIGN(sizeof(EdgeVersionShared));
+	return MAXALIGN(add_size(offsetof(EdgeVersionShared, log),
+							 mul_size(sizeof(EdgeChange), engram_adjacency_change_log)));
 }
 
 /*
@@ -77,7 +100,7 @@ EngramEdgeVersionShmemStartup(void)
 {
 	bool		found;
 
-	edge_version = ShmemInitStruct("engram edge version", sizeof(EdgeVersionShared),
+	edge_version = ShmemInitStruct("engram edge version", EngramEdgeVersionShmemSize(),
 								   &found);
 	if (!found)
 	{
@@ -86,6 +109,9 @@ EngramEdgeVersionShmemStartup(void)
 		edge_version->inflight = 0;
 		edge_version->latest_xid = InvalidTransactionId;
 		edge_version->changed = 0;
+		edge_version->log_next = 0;
+		edge_version->log_reset = 0;
+		edge_version->log_size = engram_adjacency_change_log;
 	}
 }
 
@@ -190,7 +216,120 @@ engram_memory_edges_changed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("engram.memory_edges_changed() must be called as a BEFORE statement trigger")));
 	MarkModifier();
+	if (edge_version != NULL && TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+	{
+		/* graphs read before this cannot be patched: every source changes */
+		SpinLockAcquire(&edge_version->mutex);
+		edge_version->log_reset = edge_version->log_next + 1;
+		edge_version->log_next++;	/* no graph is built at log_reset - 1 */
+		SpinLockRelease(&edge_version->mutex);
+	}
 	return PointerGetDatum(NULL);
+}
+
+/* Append the source of one changed row of engram.associations */
+static void
+LogChange(HeapTuple tuple, TupleDesc desc)
+{
+	EdgeChange	change;
+	bool		isnull;
+	Datum		tbl = heap_getattr(tuple, 1, desc, &isnull);
+	Datum		src;
+
+	if (isnull)
+		return;					/* NOT NULL: cannot happen */
+	src = heap_getattr(tuple, 2, desc, &isnull);
+	if (isnull)
+		return;
+	memset(&change, 0, sizeof(change));
+	change.dbid = MyDatabaseId;
+	change.relid = DatumGetObjectId(tbl);
+	change.xid = GetTopTransactionId();
+	change.src = DatumGetInt64(src);
+	if (memcmp(&change, &last_logged, sizeof(change)) == 0)
+		return;					/* this transaction's previous entry */
+	SpinLockAcquire(&edge_version->mutex);
+	edge_version->log[edge_version->log_next % edge_version->log_size] = change;
+	edge_version->log_next++;
+	SpinLockRelease(&edge_version->mutex);
+	last_logged = change;
+}
+
+/*
+ * engram.memory_edge_rows_changed(): AFTER ... FOR EACH ROW trigger on
+ * engram.associations; logs the source of the old and the new row
+ */
+PG_FUNCTION_INFO_V1(engram_memory_edge_rows_changed);
+Datum
+engram_memory_edge_rows_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("engram.memory_edge_rows_changed() must be called as an AFTER row trigger")));
+	if (edge_version == NULL || edge_version->log_size == 0)
+		return PointerGetDatum(NULL);
+	desc = RelationGetDescr(trigdata->tg_relation);
+	LogChange(trigdata->tg_trigtuple, desc);
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		LogChange(trigdata->tg_newtuple, desc);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * The change log's bounds: a graph built at log position oldest or later
+ * can be patched up to end (no TRUNCATE since, nothing overwritten).
+ * false when there is no log.
+ */
+bool
+EngramEdgeLogBounds(uint64 *oldest, uint64 *end)
+{
+	uint64		size;
+
+	if (edge_version == NULL || edge_version->log_size == 0)
+		return false;
+	size = (uint64) edge_version->log_size;
+	SpinLockAcquire(&edge_version->mutex);
+	*end = edge_version->log_next;
+	*oldest = Max(edge_version->log_reset,
+				  edge_version->log_next > size ? edge_version->log_next - size : 0);
+	SpinLockRelease(&edge_version->mutex);
+	return true;
+}
+
+/* Whether a graph built at log position from can be patched up to *end */
+bool
+EngramEdgeLogPatchable(uint64 from, uint64 *end)
+{
+	uint64		oldest;
+
+	return EngramEdgeLogBounds(&oldest, end) && from >= oldest;
+}
+
+/*
+ * Copy the entries at positions from .. upto - 1 (upto no later than an
+ * end EngramEdgeLogPatchable returned); false if writers overwrote some
+ * meanwhile.  The copy runs without the lock: entries below the end read
+ * are complete, and one overwritten while copied shows in log_next after.
+ */
+bool
+EngramEdgeLogRead(uint64 from, uint64 upto, EdgeChange *out)
+{
+	uint64		next;
+	int			size = edge_version->log_size;
+
+	for (uint64 p = from; p < upto; p++)
+		out[p - from] = edge_version->log[p % size];
+	pg_read_barrier();
+	SpinLockAcquire(&edge_version->mutex);
+	next = edge_version->log_next;
+	SpinLockRelease(&edge_version->mutex);
+	return next - from <= (uint64) size;
 }
 
 /*
@@ -209,6 +348,7 @@ EngramEdgeVersionRead(EdgeVersion *v, TimestampTz *changed)
 	SpinLockAcquire(&edge_version->mutex);
 	v->version = edge_version->version;
 	v->latest_xid = edge_version->latest_xid;
+	v->log_pos = edge_version->log_next;
 	quiet = edge_version->inflight == 0;
 	*changed = edge_version->changed;
 	SpinLockRelease(&edge_version->mutex);

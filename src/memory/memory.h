@@ -38,6 +38,8 @@ extern int	engram_memory_warm_age;
 extern bool engram_adjacency_cache;
 extern int	engram_adjacency_cache_size;
 extern double engram_adjacency_cache_settle;
+extern bool engram_adjacency_cache_patch;
+extern int	engram_adjacency_change_log;
 
 extern void EngramMemoryInit(void);
 
@@ -75,7 +77,17 @@ typedef struct EdgeVersion
 {
 	uint64		version;		/* of engram.associations, shared */
 	TransactionId latest_xid;	/* newest xid of an ended modifier */
+	uint64		log_pos;		/* end of the change log */
 } EdgeVersion;
+
+/* an entry of the change log: a source whose out-edges may have changed */
+typedef struct EdgeChange
+{
+	Oid			dbid;
+	Oid			relid;			/* the memory table */
+	TransactionId xid;			/* top-level xid of the writer */
+	int64		src;
+} EdgeChange;
 
 extern Size EngramEdgeVersionShmemSize(void);
 extern void EngramEdgeVersionShmemStartup(void);
@@ -84,6 +96,9 @@ extern bool EngramEdgeXactIsModifier(void);
 extern bool EngramEdgeVersionRead(EdgeVersion *v, TimestampTz *changed);
 extern uint64 EngramEdgeVersionNow(void);
 extern bool EngramEdgeSnapshotCurrent(Snapshot snapshot, const EdgeVersion *v);
+extern bool EngramEdgeLogBounds(uint64 *oldest, uint64 *end);
+extern bool EngramEdgeLogPatchable(uint64 from, uint64 *end);
+extern bool EngramEdgeLogRead(uint64 from, uint64 upto, EdgeChange *out);
 
 /* adjacency.c: a table's graph in compressed sparse rows, shared */
 typedef struct AdjacencySlot
@@ -98,6 +113,24 @@ typedef struct AdjacencyEdge
 	int32		dst;			/* the destination's node index */
 	float4		weight;
 } AdjacencyEdge;
+
+/* patch.c: a source's out-edges as the current snapshot sees them */
+typedef struct PatchEdge
+{
+	int64		dst;
+	int32		cidx;			/* the destination's node index, or -1 */
+	float4		weight;
+} PatchEdge;
+
+typedef struct PatchRow
+{
+	int64		src;			/* hash key */
+	int64		first;			/* its edges in the patch's array */
+	int32		count;
+	char		status;			/* for simplehash */
+} PatchRow;
+
+typedef struct AdjacencyPatch AdjacencyPatch;
 
 typedef struct Adjacency
 {
@@ -122,15 +155,34 @@ typedef struct Adjacency
 	Size		slots_bytes;
 	uint32		generation;
 	Size		bytes;			/* of the shared segment */
+	/* the changes since the build, when the graph is stale (patch.c) */
+	AdjacencyPatch *patch;
+	const uint64 *overridden;	/* bit per node index: its row is patched */
+	bool		patched;		/* the current query must consult the patch */
 	uint64		builds;			/* by this backend */
 	uint64		hits;
+	uint64		patched_hits;	/* hits that consulted a patch */
 	uint64		misses;
 } Adjacency;
 
 extern Size EngramAdjacencyShmemSize(void);
 extern void EngramAdjacencyShmemStartup(void);
 extern Adjacency *EngramAdjacencyGet(Oid relid);
+extern int	EngramAdjacencyIdsBelow(const int64 *ids, int n, int64 id);
 extern int	EngramAdjacencyFind(const int64 *ids, int n, int64 id);
+extern int	EngramCompareInt64(const void *a, const void *b);
+
+extern bool EngramPatchRefresh(Adjacency *adj, Snapshot snapshot);
+extern void EngramPatchFree(Adjacency *adj);
+extern int64 EngramPatchSources(const Adjacency *adj);
+extern const PatchEdge *EngramPatchRow(const Adjacency *adj, int64 src, int *count);
+
+/* whether node index cidx's out-edges come from the patch */
+static inline bool
+EngramPatchOverrides(const Adjacency *adj, int32 cidx)
+{
+	return (adj->overridden[cidx >> 6] >> (cidx & 63)) & 1;
+}
 
 /* spread.c: spreading activation over engram.associations */
 typedef struct SpreadNode

@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "memory/memory.h"
@@ -21,6 +22,8 @@ int			engram_memory_warm_age = 7 * 86400;
 bool		engram_adjacency_cache = true;
 int			engram_adjacency_cache_size = 256 * 1024;	/* kB */
 double		engram_adjacency_cache_settle = 10;
+bool		engram_adjacency_cache_patch = true;
+int			engram_adjacency_change_log = 131072;
 
 /*
  * Define the engram.* settings of the memory API; called from _PG_init
@@ -84,5 +87,20 @@ EngramMemoryInit(void)
 							 10, 0, 1000,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
-
+	DefineCustomBoolVariable("engram.adjacency_cache_patch",
+							 "Lets a stale adjacency cache serve spread and recall, with the out-edges of the sources changed since its build read from the index.",
+							 "When off, a stale cache serves nothing until it is rebuilt.",
+							 &engram_adjacency_cache_patch,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	/* sizes shared memory: only defined when preloading, like stats.c's */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("engram.adjacency_change_log",
+								"Changed associations remembered in shared memory, for patching stale adjacency caches.",
+								"Each entry takes 24 bytes. 0: no log, a stale cache is never patched.",
+								&engram_adjacency_change_log,
+								131072, 0, 64 * 1024 * 1024,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 }

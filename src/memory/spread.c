@@ -220,11 +220,32 @@ ReceiveEnergy(void *arg, int64 src, int64 dst, float4 weight)
 #include "memory/radix_template.h"
 
 /*
- * A cache path frontier entry: the rank above the node index, so that the
- * entries sort by rank, which is by id
+ * A cache path frontier entry sorts by id: 2 rank + 1 in the high half for
+ * a node of the cache (rank: its position among the cache's ids), with its
+ * node index in the low half.  A node outside the cache, reached through a
+ * patch, has 2 lb there, lb being the number of cache ids below its own,
+ * so that it sorts between the right cache nodes, and its position in the
+ * spread's node array, flagged, in the low half; several such nodes with
+ * the same lb are put in id order after the sort (OrderOutsideTies).
  */
-#define FRONTIER_ENTRY(node) (((int64) (node)->rank << 32) | (node)->cidx)
+#define FRONTIER_OUTSIDE 0x80000000
+#define FRONTIER_HIGH(entry) ((uint64) (entry) >> 32)
 #define FRONTIER_NODE(entry) ((int32) ((entry) & PG_INT32_MAX))
+
+static inline int64
+FrontierEntry(const SpreadNode *node, int index)
+{
+	if (node->cidx >= 0)
+		return (int64) ((((uint64) node->rank * 2 + 1) << 32) | (uint32) node->cidx);
+	return (int64) ((((uint64) node->rank * 2) << 32) | FRONTIER_OUTSIDE | (uint32) index);
+}
+
+/* the bits of a frontier entry the sort needs to look at */
+static inline int
+FrontierBits(const Adjacency *adj)
+{
+	return 32 + pg_leftmost_one_pos64((uint64) adj->nnodes * 2 + 1) + 1;
+}
 
 /* how far ahead a hop prefetches: a source's row bounds, edges, destinations */
 #define PREFETCH_OFFSETS_AHEAD 12
@@ -245,8 +266,7 @@ HopCached(SpreadState *st, Adjacency *adj, int64 *frontier, int nfrontier)
 	const int64 *offsets = adj->offsets;
 	const AdjacencyEdge *edges = adj->edges;
 
-	RadixSortFrontier(frontier, nfrontier, 32,
-					  32 + pg_leftmost_one_pos32(Max(adj->nnodes, 1)) + 1);
+	RadixSortFrontier(frontier, nfrontier, 32, FrontierBits(adj));
 	for (int i = 0; i < nfrontier; i++)
 	{
 		int32		u = FRONTIER_NODE(frontier[i]);
@@ -275,6 +295,105 @@ HopCached(SpreadState *st, Adjacency *adj, int64 *frontier, int nfrontier)
 }
 
 /*
+ * The node of an id the cache does not hold, added if new (patched cache
+ * path); its rank field holds the number of cache ids below it
+ */
+static inline int
+NodeOutside(SpreadState *st, Adjacency *adj, int64 id)
+{
+	bool		found;
+	NodeSlot   *slot = nodemap_insert(st->map, id, &found);
+
+	if (!found)
+		slot->node = NewNode(st, id, -1, EngramAdjacencyIdsBelow(adj->ids, adj->nnodes, id));
+	return slot->node;
+}
+
+/* The spread's node of a cache path frontier entry */
+static inline int
+FrontierIndex(const Adjacency *adj, int64 entry)
+{
+	if (entry & FRONTIER_OUTSIDE)
+		return FRONTIER_NODE(entry);
+	return adj->slots[FRONTIER_NODE(entry)].node;
+}
+
+static int
+CompareNodeIds(const void *a, const void *b, void *arg)
+{
+	const SpreadNode *nodes = (const SpreadNode *) arg;
+	int64		x = nodes[FRONTIER_NODE(*(const int64 *) a)].id;
+	int64		y = nodes[FRONTIER_NODE(*(const int64 *) b)].id;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * After the sort, put each run of nodes outside the cache that share
+ * their place among the cache's ids in id order (new memories all come
+ * after the cache's largest id, so such runs are common)
+ */
+static void
+OrderOutsideTies(const SpreadState *st, int64 *frontier, int nfrontier)
+{
+	for (int i = 0; i < nfrontier;)
+	{
+		int			j = i + 1;
+
+		if (frontier[i] & FRONTIER_OUTSIDE)
+		{
+			while (j < nfrontier && FRONTIER_HIGH(frontier[j]) == FRONTIER_HIGH(frontier[i]))
+				j++;
+			if (j - i > 1)
+				qsort_arg(&frontier[i], j - i, sizeof(int64), CompareNodeIds, st->nodes);
+		}
+		i = j;
+	}
+}
+
+/*
+ * One hop over a patched cache (patch.c): as HopCached, but a source whose
+ * out-edges changed since the build takes them from the patch, and nodes
+ * the cache does not hold (new memories) are found by id
+ */
+static void
+HopPatched(SpreadState *st, Adjacency *adj, int64 *frontier, int nfrontier)
+{
+	RadixSortFrontier(frontier, nfrontier, 32, FrontierBits(adj));
+	OrderOutsideTies(st, frontier, nfrontier);
+	for (int i = 0; i < nfrontier; i++)
+	{
+		SpreadNode *u = &st->nodes[FrontierIndex(adj, frontier[i])];
+		double		energy = u->energy;
+		int32		cidx = u->cidx;
+
+		CHECK_FOR_INTERRUPTS();
+		if (cidx >= 0 && !EngramPatchOverrides(adj, cidx))
+		{
+			const AdjacencyEdge *edges = adj->edges;
+
+			for (int64 e = adj->offsets[cidx]; e < adj->offsets[cidx + 1]; e++)
+				AddIncoming(st, NodeForIndex(st, adj, edges[e].dst), energy, edges[e].weight);
+			st->nedges += adj->offsets[cidx + 1] - adj->offsets[cidx];
+		}
+		else
+		{
+			int64		id = cidx >= 0 ? adj->ids[u->rank] : u->id;
+			int			count = 0;
+			const PatchEdge *edges = EngramPatchRow(adj, id, &count);
+
+			if (edges == NULL)
+				continue;		/* outside the cache and unchanged: no edges */
+			for (int e = 0; e < count; e++)
+				AddIncoming(st, edges[e].cidx >= 0 ? NodeForIndex(st, adj, edges[e].cidx) :
+							NodeOutside(st, adj, edges[e].dst),
+							energy, edges[e].weight);
+			st->nedges += count;
+		}
+	}
+}
+
+/*
  * Run the spread from nseeds distinct seeds over the edges of relid, in the
  * current memory context
  */
@@ -284,7 +403,7 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 {
 	SpreadState st;
 	SpreadGraph *graph = palloc(sizeof(SpreadGraph));
-	int64	   *frontier;		/* ids, or FRONTIER_ENTRY()s of the cache */
+	int64	   *frontier;		/* ids, or FrontierEntry()s of the cache */
 	int			nfrontier;
 	int			frontier_size;
 	EdgeReader *reader = NULL;
@@ -293,7 +412,8 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 	if (params->max_hops > 0 && nseeds > 0)
 		adj = EngramAdjacencyGet(relid);
 	st.nodes_size = Max(256, nseeds * 64);
-	st.map = adj ? NULL : nodemap_create(CurrentMemoryContext, st.nodes_size, NULL);
+	st.map = adj && !adj->patched ? NULL :
+		nodemap_create(CurrentMemoryContext, adj ? 64 : st.nodes_size, NULL);
 	st.nodes = palloc(sizeof(SpreadNode) * st.nodes_size);
 	st.nnodes = 0;
 	st.touched_size = st.nodes_size;
@@ -316,12 +436,21 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 		if (adj != NULL)
 		{
 			int32		rank = EngramAdjacencyFind(adj->ids, adj->nnodes, seeds[i]);
+			int			index;
 
-			/* a seed without edges is not in the cache: it spreads nothing */
-			n = &st.nodes[rank >= 0 ? NodeForIndex(&st, adj, adj->node_of_rank[rank]) :
-						  NewNode(&st, seeds[i], -1, -1)];
+			/*
+			 * A seed the cache does not hold had no edges at the build: it
+			 * spreads nothing, unless a patch gave it some
+			 */
 			if (rank >= 0)
-				frontier[nfrontier++] = FRONTIER_ENTRY(n);
+				index = NodeForIndex(&st, adj, adj->node_of_rank[rank]);
+			else if (adj->patched)
+				index = NodeOutside(&st, adj, seeds[i]);
+			else
+				index = NewNode(&st, seeds[i], -1, -1);
+			n = &st.nodes[index];
+			if (rank >= 0 || adj->patched)
+				frontier[nfrontier++] = FrontierEntry(n, index);
 		}
 		else
 		{
@@ -340,7 +469,9 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 		st.ntouched = 0;
 		st.nedges = 0;
 		st.from = -1;
-		if (adj != NULL)
+		if (adj != NULL && adj->patched)
+			HopPatched(&st, adj, frontier, nfrontier);
+		else if (adj != NULL)
 			HopCached(&st, adj, frontier, nfrontier);
 		else
 		{
@@ -353,7 +484,7 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 		}
 		elog(DEBUG1, "engram spread hop %d: %d sources, %lld edges, %d nodes reached%s",
 			 h, nfrontier, (long long) st.nedges, st.ntouched,
-			 adj ? " (adjacency cache)" : "");
+			 adj ? (adj->patched ? " (adjacency cache, patched)" : " (adjacency cache)") : "");
 
 		/* a(v) grows by what arrived; strong enough arrivals carry on */
 		nfrontier = 0;
@@ -372,7 +503,7 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 			if (n->incoming >= params->threshold)
 			{
 				n->energy = n->incoming;
-				frontier[nfrontier++] = adj ? FRONTIER_ENTRY(n) : n->id;
+				frontier[nfrontier++] = adj ? FrontierEntry(n, st.touched[i]) : n->id;
 			}
 		}
 	}

@@ -1,0 +1,59 @@
+# Interactive psql sessions for TAP tests that interleave transactions:
+# a session keeps one connection open, query() sends SQL and returns its
+# output once psql echoes a marker after it.
+package EngramSession;
+
+use strict;
+use warnings;
+use Exporter 'import';
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+
+our @EXPORT = qw(session query try_query finish);
+
+# a session connected to database postgres of node
+sub session
+{
+	my ($node) = @_;
+	my %s = (in => '', out => '', err => '');
+	$s{h} = IPC::Run::start(
+		[
+			'psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=0',
+			'-h', $node->host, '-p', $node->port, 'postgres'
+		],
+		'<', \$s{in}, '>', \$s{out}, '2>', \$s{err},
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	return \%s;
+}
+
+# the output of sql, or undef on an error
+sub try_query
+{
+	my ($s, $sql) = @_;
+	$s->{out} = '';
+	$s->{err} = '';
+	$s->{in} .= "$sql;\n\\echo __done__\n";
+	$s->{h}->pump until $s->{out} =~ /__done__\n/;
+	return undef if $s->{err} =~ /ERROR/;
+	(my $r = $s->{out}) =~ s/__done__\n//;
+	chomp $r;
+	return $r;
+}
+
+# the output of sql; dies on an error
+sub query
+{
+	my ($s, $sql) = @_;
+	my $r = try_query($s, $sql);
+	die "psql error: $s->{err}" unless defined $r;
+	return $r;
+}
+
+sub finish
+{
+	my ($s) = @_;
+	$s->{in} .= "\\q\n";
+	$s->{h}->finish;
+}
+
+1;
