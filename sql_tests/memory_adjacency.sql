@@ -125,16 +125,19 @@ SELECT reached(1, 299);
 SELECT misses FROM engram.adjacency_cache_stats();
 COMMIT;
 
--- a graph larger than engram.adjacency_cache_size is not cached
+-- a graph larger than engram.adjacency_cache_size is not cached (the stale
+-- graph is not patched, so that a rebuild is what serves)
 TRUNCATE engram.associations;
 SELECT reached(1, 299);
 SELECT engram.associate('r', 1, 299, 0.5);
+SET engram.adjacency_cache_patch = off;
 SET engram.adjacency_cache_size = 0;
 SELECT reached(1, 299);
 SELECT valid, nodes, edges, bytes, misses FROM engram.adjacency_cache_stats();
 RESET engram.adjacency_cache_size;
 SELECT reached(1, 299);
 SELECT valid, nodes, edges, bytes > 0 AS bytes FROM engram.adjacency_cache_stats();
+RESET engram.adjacency_cache_patch;
 
 SELECT engram.detach('r');
 DROP FUNCTION spreads(), recalls(), reached(bigint, bigint);
