@@ -253,48 +253,6 @@ FrontierBits(const Adjacency *adj)
 #define PREFETCH_SLOTS_AHEAD 3
 
 /*
- * One hop over the cache: the frontier holds node indexes, visited in
- * ascending order of their ranks (= ascending id, as the index path visits
- * them).  Each source's row is a cache miss, so the rows of the sources a
- * few places ahead are prefetched: first their bounds, then (once those
- * have arrived) their edges, then their destinations' slots and ranks (a
- * new node's rank unprefetched was a third of the hop's time).
- */
-static void
-HopCached(SpreadState *st, Adjacency *adj, int64 *frontier, int nfrontier)
-{
-	const int64 *offsets = adj->offsets;
-	const AdjacencyEdge *edges = adj->edges;
-
-	RadixSortFrontier(frontier, nfrontier, 32, FrontierBits(adj));
-	for (int i = 0; i < nfrontier; i++)
-	{
-		int32		u = FRONTIER_NODE(frontier[i]);
-		double		energy = st->nodes[adj->slots[u].node].energy;
-		int64		end = offsets[u + 1];
-
-		if (i + PREFETCH_OFFSETS_AHEAD < nfrontier)
-			__builtin_prefetch(&offsets[FRONTIER_NODE(frontier[i + PREFETCH_OFFSETS_AHEAD])]);
-		if (i + PREFETCH_EDGES_AHEAD < nfrontier)
-			__builtin_prefetch(&edges[offsets[FRONTIER_NODE(frontier[i + PREFETCH_EDGES_AHEAD])]]);
-		if (i + PREFETCH_SLOTS_AHEAD < nfrontier)
-		{
-			int32		w = FRONTIER_NODE(frontier[i + PREFETCH_SLOTS_AHEAD]);
-
-			for (int64 e = offsets[w]; e < offsets[w + 1]; e++)
-			{
-				__builtin_prefetch(&adj->slots[edges[e].dst]);
-				__builtin_prefetch(&adj->rank_of_node[edges[e].dst]);
-			}
-		}
-		CHECK_FOR_INTERRUPTS();
-		for (int64 e = offsets[u]; e < end; e++)
-			AddIncoming(st, NodeForIndex(st, adj, edges[e].dst), energy, edges[e].weight);
-		st->nedges += end - offsets[u];
-	}
-}
-
-/*
  * The node of an id the cache does not hold, added if new (patched cache
  * path); its rank field holds the number of cache ids below it
  */
@@ -352,44 +310,88 @@ OrderOutsideTies(const SpreadState *st, int64 *frontier, int nfrontier)
 }
 
 /*
- * One hop over a patched cache (patch.c): as HopCached, but a source whose
- * out-edges changed since the build takes them from the patch, and nodes
- * the cache does not hold (new memories) are found by id
+ * The out-edges of a source the patch holds: a node whose edges changed
+ * since the build, or one the cache does not hold (new memories are found
+ * by id)
  */
 static void
-HopPatched(SpreadState *st, Adjacency *adj, int64 *frontier, int nfrontier)
+PatchedSource(SpreadState *st, Adjacency *adj, int64 entry)
 {
+	SpreadNode *u = &st->nodes[FrontierIndex(adj, entry)];
+	double		energy = u->energy;
+	int64		id = u->cidx >= 0 ? adj->ids[u->rank] : u->id;
+	int			count = 0;
+	const PatchEdge *edges = EngramPatchRow(adj, id, &count);
+
+	if (edges == NULL)
+		return;					/* outside the cache and unchanged: no edges */
+	for (int e = 0; e < count; e++)
+		AddIncoming(st, edges[e].cidx >= 0 ? NodeForIndex(st, adj, edges[e].cidx) :
+					NodeOutside(st, adj, edges[e].dst),
+					energy, edges[e].weight);
+	st->nedges += count;
+}
+
+/* a node index of the cache to prefetch the row of, or -1 */
+static inline int32
+CachedAhead(const int64 *frontier, int nfrontier, int i)
+{
+	if (i >= nfrontier || (frontier[i] & FRONTIER_OUTSIDE))
+		return -1;
+	return FRONTIER_NODE(frontier[i]);
+}
+
+/*
+ * One hop over the cache: the frontier holds node indexes, visited in
+ * ascending order of their ranks (= ascending id, as the index path visits
+ * them).  Each source's row is a cache miss, so the rows of the sources a
+ * few places ahead are prefetched: first their bounds, then (once those
+ * have arrived) their edges, then their destinations' slots and ranks (a
+ * new node's rank unprefetched was a third of the hop's time).  With a
+ * patch (adj->patched), the sources it holds take their edges from it.
+ */
+static void
+HopCached(SpreadState *st, Adjacency *adj, int64 *frontier, int nfrontier)
+{
+	const int64 *offsets = adj->offsets;
+	const AdjacencyEdge *edges = adj->edges;
+	bool		patched = adj->patched;
+
 	RadixSortFrontier(frontier, nfrontier, 32, FrontierBits(adj));
-	OrderOutsideTies(st, frontier, nfrontier);
+	if (patched)
+		OrderOutsideTies(st, frontier, nfrontier);
 	for (int i = 0; i < nfrontier; i++)
 	{
-		SpreadNode *u = &st->nodes[FrontierIndex(adj, frontier[i])];
-		double		energy = u->energy;
-		int32		cidx = u->cidx;
+		int32		u;
+		int32		w;
+		double		energy;
+		int64		end;
 
+		if ((w = CachedAhead(frontier, nfrontier, i + PREFETCH_OFFSETS_AHEAD)) >= 0)
+			__builtin_prefetch(&offsets[w]);
+		if ((w = CachedAhead(frontier, nfrontier, i + PREFETCH_EDGES_AHEAD)) >= 0)
+			__builtin_prefetch(&edges[offsets[w]]);
+		if ((w = CachedAhead(frontier, nfrontier, i + PREFETCH_SLOTS_AHEAD)) >= 0)
+		{
+			for (int64 e = offsets[w]; e < offsets[w + 1]; e++)
+			{
+				__builtin_prefetch(&adj->slots[edges[e].dst]);
+				__builtin_prefetch(&adj->rank_of_node[edges[e].dst]);
+			}
+		}
 		CHECK_FOR_INTERRUPTS();
-		if (cidx >= 0 && !EngramPatchOverrides(adj, cidx))
+		if (patched && ((frontier[i] & FRONTIER_OUTSIDE) ||
+						EngramPatchOverrides(adj, FRONTIER_NODE(frontier[i]))))
 		{
-			const AdjacencyEdge *edges = adj->edges;
-
-			for (int64 e = adj->offsets[cidx]; e < adj->offsets[cidx + 1]; e++)
-				AddIncoming(st, NodeForIndex(st, adj, edges[e].dst), energy, edges[e].weight);
-			st->nedges += adj->offsets[cidx + 1] - adj->offsets[cidx];
+			PatchedSource(st, adj, frontier[i]);
+			continue;
 		}
-		else
-		{
-			int64		id = cidx >= 0 ? adj->ids[u->rank] : u->id;
-			int			count = 0;
-			const PatchEdge *edges = EngramPatchRow(adj, id, &count);
-
-			if (edges == NULL)
-				continue;		/* outside the cache and unchanged: no edges */
-			for (int e = 0; e < count; e++)
-				AddIncoming(st, edges[e].cidx >= 0 ? NodeForIndex(st, adj, edges[e].cidx) :
-							NodeOutside(st, adj, edges[e].dst),
-							energy, edges[e].weight);
-			st->nedges += count;
-		}
+		u = FRONTIER_NODE(frontier[i]);
+		energy = st->nodes[adj->slots[u].node].energy;
+		end = offsets[u + 1];
+		for (int64 e = offsets[u]; e < end; e++)
+			AddIncoming(st, NodeForIndex(st, adj, edges[e].dst), energy, edges[e].weight);
+		st->nedges += end - offsets[u];
 	}
 }
 
@@ -469,9 +471,7 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 		st.ntouched = 0;
 		st.nedges = 0;
 		st.from = -1;
-		if (adj != NULL && adj->patched)
-			HopPatched(&st, adj, frontier, nfrontier);
-		else if (adj != NULL)
+		if (adj != NULL)
 			HopCached(&st, adj, frontier, nfrontier);
 		else
 		{
