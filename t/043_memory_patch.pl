@@ -14,6 +14,7 @@ use EngramSession;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('memory_patch');
 $node->init;
@@ -260,6 +261,27 @@ is("$builds $misses", '2 1', 'no patch, no rebuild: the index serves');
 query($bystander, 'COMMIT');
 ($r, $builds, $hits, $misses, $patched) = read_both('small log: writer ended');
 is("$builds $misses", '3 1', 'rebuilt once quiet');
+
+# a graph that still serves, patched, is rebuilt by a background worker
+# once the log has moved on by half its size: no query waits for it
+my $graph_builds = q{SELECT sum(builds) || ' ' || bool_and(current) FROM engram.adjacency_cache_graphs()};
+my ($before) = split / /, query($reader, $graph_builds);
+$node->safe_psql('postgres',
+	q{SELECT engram.associate('g', 30 + i, 9, 0.6, bidirectional => false) FROM generate_series(1, 10) i});
+($r, $builds, $hits, $misses, $patched) = read_both('small log: 10 changes');
+is("$builds $misses", '3 1', 'served patched, not rebuilt by the reader');
+my $after;
+for (1 .. 100)
+{
+	$after = query($reader, $graph_builds);
+	last if $after eq ($before + 1) . ' true';
+	usleep(100_000);
+}
+is($after, ($before + 1) . ' true', 'a background worker rebuilt the graph');
+my $patched_before = $patched;
+($r, $builds, $hits, $misses, $patched) = read_both('small log: after the background rebuild');
+is("$builds $misses $patched", "3 1 $patched_before",
+	'the reader maps the new graph: current, no patch');
 finish($_) for ($reader, $bystander);
 
 $node->stop;

@@ -36,6 +36,10 @@
  * 1 / (s + 1) of the time, and between writes that come faster the index
  * path serves (as without the cache).
  *
+ * A stale graph that patches (patch.c) still serve is rebuilt by a
+ * background worker instead, and also once the change log has moved on
+ * by half its size since its build.
+ *
  * The pinned graphs together stay within engram.adjacency_cache_size (a
  * build that would pass it is abandoned, and not tried again at that
  * version unless the setting grows; others' graphs are unpinned, least
@@ -52,6 +56,9 @@
 #include <sys/mman.h>
 
 #include "access/parallel.h"
+#include "postmaster/bgworker.h"
+#include "storage/latch.h"
+#include "pgstat.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
@@ -86,6 +93,7 @@ typedef struct SharedGraph
 	EdgeVersion built;			/* what the pinned graph holds */
 	Size		bytes;			/* of the pinned segment */
 	int			builder;		/* pid of a backend building it, or 0 */
+	TimestampTz launched;		/* a background rebuild was asked for, or 0 */
 	double		build_seconds;	/* of the last build */
 	uint64		oversized_version;	/* too big at this version */
 	Size		oversized_limit;	/* for this engram.adjacency_cache_size */
@@ -131,6 +139,12 @@ typedef struct LocalGraph
 	int			nnodes;
 	int64		nedges;
 } LocalGraph;
+
+/* a background rebuild not begun by then is asked for again */
+#define BACKGROUND_BUILD_TIMEOUT_MS 60000
+
+static Adjacency *Entry(Oid relid);
+static void LaunchBuilder(Oid relid);
 
 static AdjacencyShared *adjacency_shared = NULL;
 static HTAB *adjacency_caches = NULL;
@@ -1009,7 +1023,7 @@ BuildClaimed(Adjacency *adj, const EdgeVersion *v, SharedGraph *slot)
  * log rarely overwrites what they need.
  */
 static bool
-MaybeBuild(Adjacency *adj)
+MaybeBuild(Adjacency *adj, bool force)
 {
 	Size		limit = (Size) engram_adjacency_cache_size * 1024;
 	EdgeVersion v;
@@ -1019,9 +1033,10 @@ MaybeBuild(Adjacency *adj)
 	dsm_handle	unpin = DSM_HANDLE_INVALID;
 	bool		build = false;
 	bool		attach = false;
+	bool		launch = false;
 
 	if (!EngramEdgeVersionRead(&v, &changed))
-		return false;			/* a modifier is in flight */
+		return adj->valid;		/* a modifier is in flight */
 	now = GetCurrentTimestamp();
 
 	SpinLockAcquire(&adjacency_shared->mutex);
@@ -1035,15 +1050,29 @@ MaybeBuild(Adjacency *adj)
 		else if (pinned && adj->valid && slot->built.version > adj->built.version)
 			attach = true;		/* newer than adj's: patches less */
 		else if (!(slot->oversized_version == v.version && slot->oversized_limit >= limit) &&
-				 (slot->builds == 0 ||
+				 (force || slot->builds == 0 ||
 				  TimestampDifferenceExceeds(changed, now,
 											 (int) (slot->build_seconds * 1000 *
 													engram_adjacency_cache_settle)) ||
 				  (engram_adjacency_cache_patch &&
 				   v.log_pos - slot->built.log_pos > (uint64) engram_adjacency_change_log / 2)))
 		{
-			slot->builder = MyProcPid;
-			build = true;
+			if (adj->valid && !IsBackgroundWorker)
+			{
+				/* adj serves meanwhile: build in the background, once */
+				if (slot->launched == 0 ||
+					TimestampDifferenceExceeds(slot->launched, now, BACKGROUND_BUILD_TIMEOUT_MS))
+				{
+					slot->launched = now;
+					launch = true;
+				}
+			}
+			else
+			{
+				slot->builder = MyProcPid;
+				slot->launched = 0;
+				build = true;
+			}
 		}
 	}
 	SpinLockRelease(&adjacency_shared->mutex);
@@ -1051,9 +1080,86 @@ MaybeBuild(Adjacency *adj)
 		dsm_unpin_segment(unpin);
 	if (attach)
 		return Attach(adj, EngramEdgeVersionNow()) || adj->valid;
+	if (launch)
+		LaunchBuilder(adj->relid);
 	if (!build)
 		return adj->valid;
 	return BuildClaimed(adj, &v, slot) || adj->valid;
+}
+
+/*
+ * Ask the postmaster for a background worker that rebuilds the graph of
+ * relid, so that no query waits seconds for the rebuild of a graph that
+ * still serves (patched) meanwhile; if none can start, a later query asks
+ * again after BACKGROUND_BUILD_TIMEOUT_MS
+ */
+static void
+LaunchBuilder(Oid relid)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "engram");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "engram_adjacency_build_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "engram adjacency build of %u", relid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "engram adjacency build");
+	worker.bgw_main_arg = ObjectIdGetDatum(relid);
+	memcpy(worker.bgw_extra, &MyDatabaseId, sizeof(Oid));
+	worker.bgw_notify_pid = 0;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		elog(DEBUG1, "engram: no background worker for the adjacency build of relation %u", relid);
+	else
+		elog(DEBUG1, "engram: background rebuild of the adjacency graph of relation %u asked for", relid);
+}
+
+/*
+ * The background worker: rebuild the graph of the memory table, as soon as
+ * no modifier is in flight (retrying every 10 ms, for up to a minute)
+ */
+PGDLLEXPORT void engram_adjacency_build_main(Datum arg);
+
+void
+engram_adjacency_build_main(Datum arg)
+{
+	Oid			relid = DatumGetObjectId(arg);
+	Oid			dbid;
+	bool		done = false;
+
+	memcpy(&dbid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
+	for (int attempt = 0; attempt < BACKGROUND_BUILD_TIMEOUT_MS / 10 && !done; attempt++)
+	{
+		Adjacency  *adj;
+
+		CHECK_FOR_INTERRUPTS();
+		StartTransactionCommand();
+		adj = Entry(relid);
+		if (EngramEdgeVersionQuiet())
+			done = true;
+		if (done)
+			(void) MaybeBuild(adj, true);
+		CommitTransactionCommand();
+		if (!done)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 10, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+	SpinLockAcquire(&adjacency_shared->mutex);
+	{
+		SharedGraph *slot = FindShared(relid);
+
+		if (slot != NULL)
+			slot->launched = 0;
+	}
+	SpinLockRelease(&adjacency_shared->mutex);
+	proc_exit(0);
 }
 
 /* A use of the graph, for the choice of what to unpin when room is short */
@@ -1133,12 +1239,12 @@ EngramAdjacencyGet(Oid relid)
 		!(engram_adjacency_cache_patch && EngramEdgeLogPatchable(adj->built.log_pos, &log_end)))
 		Detach(adj);			/* stale for good: a modifier began since */
 	if (adj->valid && adj->built.version != now)
-		(void) MaybeBuild(adj); /* stale but patchable: a newer graph? */
+		(void) MaybeBuild(adj, false);	/* stale but patchable: a newer graph? */
 	if (!adj->valid)
 	{
 		Detach(adj);			/* what an error in SetGraph may have left */
 		UnpinStale(now);
-		if (!Attach(adj, now) && !MaybeBuild(adj))
+		if (!Attach(adj, now) && !MaybeBuild(adj, false))
 		{
 			adj->misses++;
 			return NULL;

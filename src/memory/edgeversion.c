@@ -355,6 +355,20 @@ EngramEdgeVersionRead(EdgeVersion *v, TimestampTz *changed)
 	return quiet && !xact_is_modifier;
 }
 
+/* Whether no modifier is in flight */
+bool
+EngramEdgeVersionQuiet(void)
+{
+	bool		quiet;
+
+	if (edge_version == NULL)
+		return false;
+	SpinLockAcquire(&edge_version->mutex);
+	quiet = edge_version->inflight == 0;
+	SpinLockRelease(&edge_version->mutex);
+	return quiet;
+}
+
 /* The current version (0 without shared memory) */
 uint64
 EngramEdgeVersionNow(void)

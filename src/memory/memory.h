@@ -94,6 +94,7 @@ extern void EngramEdgeVersionShmemStartup(void);
 extern bool EngramEdgeVersionAvailable(void);
 extern bool EngramEdgeXactIsModifier(void);
 extern bool EngramEdgeVersionRead(EdgeVersion *v, TimestampTz *changed);
+extern bool EngramEdgeVersionQuiet(void);
 extern uint64 EngramEdgeVersionNow(void);
 extern bool EngramEdgeSnapshotCurrent(Snapshot snapshot, const EdgeVersion *v);
 extern bool EngramEdgeLogBounds(uint64 *oldest, uint64 *end);
