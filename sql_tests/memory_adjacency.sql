@@ -7,6 +7,8 @@ SET jit = off;
 \set VERBOSITY default
 -- rebuild whenever stale, so that the counts below do not depend on timing
 SET engram.adjacency_cache_settle = 0;
+-- and in this backend, not in a background worker
+SET engram.adjacency_cache_background = off;
 
 CREATE TABLE r (id bigint PRIMARY KEY, embedding vector(3));
 INSERT INTO r SELECT i, ARRAY[1 + i % 7, 1 + i % 11, 1 + i % 13]::vector

@@ -56,17 +56,17 @@
 #include <sys/mman.h>
 
 #include "access/parallel.h"
-#include "postmaster/bgworker.h"
-#include "storage/latch.h"
-#include "pgstat.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "portability/instr_time.h"
+#include "postmaster/bgworker.h"
 #include "storage/dsm.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/builtins.h"
@@ -549,9 +549,9 @@ AllocSlots(Adjacency *adj, int nnodes)
 	adj->slots_bytes = bytes;
 }
 
-/* Point adj at the graph of seg, built under v; a fresh scratch array */
 static void Detach(Adjacency *adj);
 
+/* Point adj at the graph of seg, built under v; a fresh scratch array */
 static void
 SetGraph(Adjacency *adj, dsm_segment *seg, const EdgeVersion *v)
 {
@@ -640,10 +640,7 @@ ClaimShared(Oid relid, dsm_handle *unpin)
 	return victim;
 }
 
-/*
- * Whether a graph built under v can serve a query at version now: as it
- * is, or patched (patch.c)
- */
+/* the change log's bounds, read before taking the graphs' mutex */
 typedef struct LogBounds
 {
 	bool		exists;
@@ -657,6 +654,10 @@ ReadLogBounds(LogBounds *b)
 	b->exists = EngramEdgeLogBounds(&b->oldest, &b->end);
 }
 
+/*
+ * Whether a graph built under v can serve a query at version now: as it
+ * is, or patched (patch.c)
+ */
 static bool
 Servable(const EdgeVersion *v, uint64 now, const LogBounds *log)
 {
@@ -1057,7 +1058,7 @@ MaybeBuild(Adjacency *adj, bool force)
 				  (engram_adjacency_cache_patch &&
 				   v.log_pos - slot->built.log_pos > (uint64) engram_adjacency_change_log / 2)))
 		{
-			if (adj->valid && !IsBackgroundWorker)
+			if (adj->valid && engram_adjacency_cache_background && !IsBackgroundWorker)
 			{
 				/* adj serves meanwhile: build in the background, once */
 				if (slot->launched == 0 ||

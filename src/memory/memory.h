@@ -39,6 +39,7 @@ extern bool engram_adjacency_cache;
 extern int	engram_adjacency_cache_size;
 extern double engram_adjacency_cache_settle;
 extern bool engram_adjacency_cache_patch;
+extern bool engram_adjacency_cache_background;
 extern int	engram_adjacency_change_log;
 
 extern void EngramMemoryInit(void);

@@ -23,6 +23,7 @@ bool		engram_adjacency_cache = true;
 int			engram_adjacency_cache_size = 256 * 1024;	/* kB */
 double		engram_adjacency_cache_settle = 10;
 bool		engram_adjacency_cache_patch = true;
+bool		engram_adjacency_cache_background = true;
 int			engram_adjacency_change_log = 131072;
 
 /*
@@ -91,6 +92,13 @@ EngramMemoryInit(void)
 							 "Lets a stale adjacency cache serve spread and recall, with the out-edges of the sources changed since its build read from the index.",
 							 "When off, a stale cache serves nothing until it is rebuilt.",
 							 &engram_adjacency_cache_patch,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("engram.adjacency_cache_background",
+							 "A stale adjacency cache that still serves through patches is rebuilt by a background worker.",
+							 "When off, the query that finds it due rebuilds it, and waits for the build.",
+							 &engram_adjacency_cache_background,
 							 true,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
