@@ -1278,6 +1278,9 @@ CREATE TRIGGER engram_edge_rows_changed
 	AFTER INSERT OR UPDATE OR DELETE ON engram.associations
 	FOR EACH ROW EXECUTE FUNCTION engram.memory_edge_rows_changed();
 ALTER TABLE engram.associations ENABLE ALWAYS TRIGGER engram_edge_rows_changed;
+-- (firing a trigger needs no EXECUTE; creating one does)
+REVOKE ALL ON FUNCTION engram.memory_edges_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION engram.memory_edge_rows_changed() FROM PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('engram.memory_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('engram.associations', '');

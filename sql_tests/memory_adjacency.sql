@@ -141,6 +141,30 @@ SELECT reached(1, 299);
 SELECT valid, nodes, edges, bytes > 0 AS bytes FROM engram.adjacency_cache_stats();
 RESET engram.adjacency_cache_patch;
 
+-- with the row trigger disabled no changed source is logged: a stale graph
+-- cannot be patched then (no rebuild either, as the changes have not
+-- settled), and the index serves
+SET engram.adjacency_cache_settle = 1000;
+ALTER TABLE engram.associations DISABLE TRIGGER engram_edge_rows_changed;
+UPDATE engram.associations SET weight = 1 WHERE tbl = 'r'::regclass AND src = 1 AND dst = 299;
+ALTER TABLE engram.associations ENABLE ALWAYS TRIGGER engram_edge_rows_changed;
+SELECT misses, patched_hits FROM engram.adjacency_cache_stats();
+SELECT reached(1, 299);
+SELECT misses, patched_hits FROM engram.adjacency_cache_stats();
+RESET engram.adjacency_cache_settle;
+
+-- the trigger functions read engram.associations' columns by position and
+-- refuse other tables
+CREATE TABLE not_edges (tbl oid, src bigint);
+CREATE TRIGGER rows_changed AFTER INSERT ON not_edges
+	FOR EACH ROW EXECUTE FUNCTION engram.memory_edge_rows_changed();
+INSERT INTO not_edges VALUES (1, 1);
+DROP TRIGGER rows_changed ON not_edges;
+CREATE TRIGGER changed BEFORE INSERT ON not_edges
+	FOR EACH STATEMENT EXECUTE FUNCTION engram.memory_edges_changed();
+INSERT INTO not_edges VALUES (1, 1);
+DROP TABLE not_edges;
+
 SELECT engram.detach('r');
 DROP FUNCTION spreads(), recalls(), reached(bigint, bigint);
 DROP TABLE r;

@@ -60,6 +60,7 @@
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "libpq/pqsignal.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "portability/instr_time.h"
@@ -69,6 +70,7 @@
 #include "storage/latch.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
@@ -1058,7 +1060,7 @@ MaybeBuild(Adjacency *adj, bool force)
 				  (engram_adjacency_cache_patch &&
 				   v.log_pos - slot->built.log_pos > (uint64) engram_adjacency_change_log / 2)))
 		{
-			if (adj->valid && engram_adjacency_cache_background && !IsBackgroundWorker)
+			if (adj->valid && engram_adjacency_cache_background && !force)
 			{
 				/* adj serves meanwhile: build in the background, once */
 				if (slot->launched == 0 ||
@@ -1088,6 +1090,15 @@ MaybeBuild(Adjacency *adj, bool force)
 	return BuildClaimed(adj, &v, slot) || adj->valid;
 }
 
+/* what a background builder needs of the backend that asked for it */
+typedef struct BuilderArgs
+{
+	Oid			dbid;
+	int			cache_size;		/* the asker's engram.adjacency_cache_size */
+} BuilderArgs;
+
+StaticAssertDecl(sizeof(BuilderArgs) <= BGW_EXTRALEN, "BuilderArgs must fit in bgw_extra");
+
 /*
  * Ask the postmaster for a background worker that rebuilds the graph of
  * relid, so that no query waits seconds for the rebuild of a graph that
@@ -1099,6 +1110,7 @@ LaunchBuilder(Oid relid)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
+	BuilderArgs args;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -1109,7 +1121,10 @@ LaunchBuilder(Oid relid)
 	snprintf(worker.bgw_name, BGW_MAXLEN, "engram adjacency build of %u", relid);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "engram adjacency build");
 	worker.bgw_main_arg = ObjectIdGetDatum(relid);
-	memcpy(worker.bgw_extra, &MyDatabaseId, sizeof(Oid));
+	memset(&args, 0, sizeof(args));
+	args.dbid = MyDatabaseId;
+	args.cache_size = engram_adjacency_cache_size;
+	memcpy(worker.bgw_extra, &args, sizeof(args));
 	worker.bgw_notify_pid = 0;
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		elog(DEBUG1, "engram: no background worker for the adjacency build of relation %u", relid);
@@ -1117,9 +1132,48 @@ LaunchBuilder(Oid relid)
 		elog(DEBUG1, "engram: background rebuild of the adjacency graph of relation %u asked for", relid);
 }
 
+/* whether a backend is building the graph of relid */
+static bool
+BuildUnderWay(Oid relid)
+{
+	SharedGraph *slot;
+	bool		busy;
+
+	SpinLockAcquire(&adjacency_shared->mutex);
+	slot = FindShared(relid);
+	busy = slot != NULL && slot->builder != 0;
+	SpinLockRelease(&adjacency_shared->mutex);
+	return busy;
+}
+
 /*
- * The background worker: rebuild the graph of the memory table, as soon as
- * no modifier is in flight (retrying every 10 ms, for up to a minute)
+ * The end of a background build: built, the next stale graph may launch
+ * another at once; else (writes never paused, the graph does not fit, an
+ * error) not before BACKGROUND_BUILD_TIMEOUT_MS from now
+ */
+static bool builder_built = false;
+
+static void
+BuilderDone(int code, Datum arg)
+{
+	Oid			relid = DatumGetObjectId(arg);
+	TimestampTz now = GetCurrentTimestamp();
+	SharedGraph *slot;
+
+	SpinLockAcquire(&adjacency_shared->mutex);
+	slot = FindShared(relid);
+	if (slot != NULL)
+		slot->launched = builder_built ? 0 : now;
+	SpinLockRelease(&adjacency_shared->mutex);
+}
+
+/*
+ * The background worker: rebuild the graph of the memory table as soon as
+ * no modifier is in flight, polling shared memory every 10 ms for up to
+ * BACKGROUND_BUILD_TIMEOUT_MS before it connects (a connection would hold
+ * off DROP DATABASE meanwhile).  It stops once it has built, or when a
+ * build it could start did not happen (the graph does not fit, another
+ * backend built it): nothing is gained by trying again at once.
  */
 PGDLLEXPORT void engram_adjacency_build_main(Datum arg);
 
@@ -1127,39 +1181,39 @@ void
 engram_adjacency_build_main(Datum arg)
 {
 	Oid			relid = DatumGetObjectId(arg);
-	Oid			dbid;
-	bool		done = false;
+	BuilderArgs args;
+	bool		connected = false;
+	bool		stop = false;
 
-	memcpy(&dbid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+	/* die(), not bgworker_die(): no FATAL inside a signal handler */
+	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
-	for (int attempt = 0; attempt < BACKGROUND_BUILD_TIMEOUT_MS / 10 && !done; attempt++)
+	before_shmem_exit(BuilderDone, ObjectIdGetDatum(relid));
+	for (int attempt = 0; attempt < BACKGROUND_BUILD_TIMEOUT_MS / 10 && !stop; attempt++)
 	{
-		Adjacency  *adj;
-
 		CHECK_FOR_INTERRUPTS();
-		StartTransactionCommand();
-		adj = Entry(relid);
 		if (EngramEdgeVersionQuiet())
-			done = true;
-		if (done)
-			(void) MaybeBuild(adj, true);
-		CommitTransactionCommand();
-		if (!done)
+		{
+			if (!connected)
+			{
+				BackgroundWorkerInitializeConnectionByOid(args.dbid, InvalidOid, 0);
+				engram_adjacency_cache_size = args.cache_size;
+				connected = true;
+			}
+			StartTransactionCommand();
+			builder_built = MaybeBuild(Entry(relid), true);
+			CommitTransactionCommand();
+			/* false while quiet and nobody building: nothing to do */
+			stop = builder_built || (EngramEdgeVersionQuiet() && !BuildUnderWay(relid));
+		}
+		if (!stop)
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 10, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 		}
 	}
-	SpinLockAcquire(&adjacency_shared->mutex);
-	{
-		SharedGraph *slot = FindShared(relid);
-
-		if (slot != NULL)
-			slot->launched = 0;
-	}
-	SpinLockRelease(&adjacency_shared->mutex);
 	proc_exit(0);
 }
 

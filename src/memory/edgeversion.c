@@ -53,11 +53,15 @@
 #include "access/htup_details.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/procarray.h"
 #include "storage/shmem.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "storage/spin.h"
 #include "utils/timestamp.h"
 
@@ -200,6 +204,65 @@ MarkModifier(void)
 }
 
 /*
+ * The triggers read engram.associations' columns by position: refuse them
+ * on any other table
+ */
+static void
+CheckAssociations(Relation rel, const char *function)
+{
+	Oid			nsp = get_namespace_oid("engram", true);
+
+	if (RelationGetNamespace(rel) != nsp ||
+		strcmp(RelationGetRelationName(rel), "associations") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be called on engram.associations", function)));
+}
+
+/*
+ * Whether engram's row trigger names the sources of the rows rel's
+ * statement changes in the log: enabled for this session, after insert,
+ * update and delete of each row
+ */
+static bool
+ChangesLogged(Relation rel)
+{
+	TriggerDesc *triggers = rel->trigdesc;
+	int16		events = TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE;
+
+	for (int i = 0; triggers != NULL && i < triggers->numtriggers; i++)
+	{
+		Trigger    *t = &triggers->triggers[i];
+		char	   *function;
+		bool		ours;
+
+		if (strcmp(t->tgname, "engram_edge_rows_changed") != 0)
+			continue;
+		function = get_func_name(t->tgfoid);
+		ours = function != NULL && strcmp(function, "memory_edge_rows_changed") == 0 &&
+			get_func_namespace(t->tgfoid) == RelationGetNamespace(rel) &&
+			TRIGGER_FOR_ROW(t->tgtype) && TRIGGER_FOR_AFTER(t->tgtype) &&
+			(t->tgtype & events) == events;
+		if (!ours || t->tgenabled == TRIGGER_DISABLED)
+			return false;
+		if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+			return t->tgenabled != TRIGGER_FIRES_ON_ORIGIN;
+		return t->tgenabled != TRIGGER_FIRES_ON_REPLICA;
+	}
+	return false;
+}
+
+/* No graph read before now can be patched: the log misses changes */
+static void
+ResetLog(void)
+{
+	SpinLockAcquire(&edge_version->mutex);
+	edge_version->log_reset = edge_version->log_next + 1;
+	edge_version->log_next++;	/* no graph is built at log_reset - 1 */
+	SpinLockRelease(&edge_version->mutex);
+}
+
+/*
  * engram.memory_edges_changed(): BEFORE ... FOR EACH STATEMENT trigger on
  * engram.associations
  */
@@ -215,15 +278,13 @@ engram_memory_edges_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("engram.memory_edges_changed() must be called as a BEFORE statement trigger")));
+	CheckAssociations(trigdata->tg_relation, "engram.memory_edges_changed()");
 	MarkModifier();
-	if (edge_version != NULL && TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
-	{
-		/* graphs read before this cannot be patched: every source changes */
-		SpinLockAcquire(&edge_version->mutex);
-		edge_version->log_reset = edge_version->log_next + 1;
-		edge_version->log_next++;	/* no graph is built at log_reset - 1 */
-		SpinLockRelease(&edge_version->mutex);
-	}
+	/* TRUNCATE changes every source; a disabled row trigger logs none */
+	if (edge_version != NULL && edge_version->log_size > 0 &&
+		(TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) ||
+		 !ChangesLogged(trigdata->tg_relation)))
+		ResetLog();
 	return PointerGetDatum(NULL);
 }
 
@@ -272,6 +333,9 @@ engram_memory_edge_rows_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("engram.memory_edge_rows_changed() must be called as an AFTER row trigger")));
+	CheckAssociations(trigdata->tg_relation, "engram.memory_edge_rows_changed()");
+	/* where statement triggers do not fire (logical replication's apply) */
+	MarkModifier();
 	if (edge_version == NULL || edge_version->log_size == 0)
 		return PointerGetDatum(NULL);
 	desc = RelationGetDescr(trigdata->tg_relation);

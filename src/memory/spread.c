@@ -203,20 +203,24 @@ ReceiveEnergy(void *arg, int64 src, int64 dst, float4 weight)
 	AddIncoming(st, to, st->nodes[st->from].energy, weight);
 }
 
-/* a hop's frontier in ascending order (few entries; see RadixSortFrontier) */
-#define ST_SORT sort_int64
+/*
+ * A hop's frontier on the cache path in ascending order: by a radix sort of
+ * the bits that hold the rank, few entries by a comparison sort.  Entries
+ * compare as unsigned: 2 rank + 1 takes bit 31 of the high half from 2^30
+ * nodes on.
+ */
+#define ST_SORT sort_frontier
 #define ST_ELEMENT_TYPE int64
-#define ST_COMPARE(a, b) ((*(a) > *(b)) - (*(a) < *(b)))
+#define ST_COMPARE(a, b) (((uint64) *(a) > (uint64) *(b)) - ((uint64) *(a) < (uint64) *(b)))
 #define ST_SCOPE static
 #define ST_DECLARE
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-/* the same by the bits that hold the rank, for the cache path */
 #define RS_SORT RadixSortFrontier
 #define RS_ELEMENT_TYPE int64
 #define RS_KEY(elem) ((uint64) (elem))
-#define RS_SMALL_SORT sort_int64
+#define RS_SMALL_SORT sort_frontier
 #include "memory/radix_template.h"
 
 /*
