@@ -99,6 +99,7 @@ typedef struct SharedGraph
 	double		build_seconds;	/* of the last build */
 	uint64		oversized_version;	/* too big at this version */
 	Size		oversized_limit;	/* for this engram.adjacency_cache_size */
+	uint64		tried_log_pos;	/* the change log's end at the last try */
 	uint64		builds;			/* since the slot was taken */
 	uint64		last_used;		/* clock of the last use */
 } SharedGraph;
@@ -893,11 +894,12 @@ ReleaseClaim(int code, Datum arg)
  * memory: it is not tried again at that version unless limit grows
  */
 static void
-MarkOversized(SharedGraph *slot, uint64 version, Size limit)
+MarkOversized(SharedGraph *slot, const EdgeVersion *v, Size limit)
 {
 	SpinLockAcquire(&adjacency_shared->mutex);
-	slot->oversized_version = version;
+	slot->oversized_version = v->version;
 	slot->oversized_limit = limit;
+	slot->tried_log_pos = v->log_pos;
 	SpinLockRelease(&adjacency_shared->mutex);
 	elog(DEBUG1, "engram adjacency cache of relation %u: more than engram.adjacency_cache_size or than shared memory holds",
 		 slot->relid);
@@ -966,7 +968,7 @@ Build(Adjacency *adj, const EdgeVersion *v, SharedGraph *slot)
 	if (seg == NULL)
 	{
 		MemoryContextDelete(b.cxt);
-		MarkOversized(slot, v->version, limit);
+		MarkOversized(slot, v, limit);
 		return false;
 	}
 	CopyGraph(seg, &layout, &g);
@@ -1058,7 +1060,8 @@ MaybeBuild(Adjacency *adj, bool force)
 											 (int) (slot->build_seconds * 1000 *
 													engram_adjacency_cache_settle)) ||
 				  (engram_adjacency_cache_patch &&
-				   v.log_pos - slot->built.log_pos > (uint64) engram_adjacency_change_log / 2)))
+				   v.log_pos - Max(slot->built.log_pos, slot->tried_log_pos) >
+				   (uint64) engram_adjacency_change_log / 2)))
 		{
 			if (adj->valid && engram_adjacency_cache_background && !force)
 			{
