@@ -18,7 +18,7 @@ my $node = PostgreSQL::Test::Cluster->new('memory_adjacency');
 $node->init;
 $node->append_conf('postgresql.conf',
 	"jit = off\nautovacuum = off\nshared_preload_libraries = 'engram'\n"
-	  . "engram.adjacency_cache_patch = off\n");
+	  . "engram.adjacency_cache_patch = off\nengram.adjacency_cache_background = off\n");
 $node->start;
 $node->safe_psql(
 	'postgres', q{

@@ -20,7 +20,7 @@ my $node = PostgreSQL::Test::Cluster->new('memory_patch');
 $node->init;
 $node->append_conf('postgresql.conf',
 	"jit = off\nautovacuum = off\nshared_preload_libraries = 'engram'\n"
-	  . "engram.adjacency_cache_settle = 1000\n");
+	  . "engram.adjacency_cache_settle = 1000\nengram.adjacency_cache_background = off\n");
 $node->start;
 $node->safe_psql(
 	'postgres', q{
@@ -264,6 +264,7 @@ is("$builds $misses", '3 1', 'rebuilt once quiet');
 
 # a graph that still serves, patched, is rebuilt by a background worker
 # once the log has moved on by half its size: no query waits for it
+query($reader, 'SET engram.adjacency_cache_background = on');
 my $graph_builds = q{SELECT sum(builds) || ' ' || bool_and(current) FROM engram.adjacency_cache_graphs()};
 my ($before) = split / /, query($reader, $graph_builds);
 $node->safe_psql('postgres',
@@ -283,6 +284,24 @@ my $patched_before = $patched;
 is("$builds $misses $patched", "3 1 $patched_before",
 	'the reader maps the new graph: current, no patch');
 finish($_) for ($reader, $bystander);
+
+# no graph at all, as after a restart: the first spread reads the index
+# and a background worker builds the graph meanwhile
+$node->restart;
+$reader = session($node);
+query($reader, 'SET engram.adjacency_cache_background = on');
+($r, $builds, $hits, $misses, $patched) = read_both('restarted: first spread');
+is("$builds $hits $misses", '0 0 1', 'the index serves the first spread');
+for (1 .. 100)
+{
+	$after = query($reader, $graph_builds);
+	last if $after eq '1 true';
+	usleep(100_000);
+}
+is($after, '1 true', 'a background worker built the graph');
+($r, $builds, $hits, $misses, $patched) = read_both('restarted: after the background build');
+is("$builds $hits $misses", '0 1 1', 'the reader maps the graph the worker built');
+finish($reader);
 
 $node->stop;
 done_testing();

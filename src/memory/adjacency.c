@@ -13,11 +13,13 @@
  * among them, its rank, is what spreads order by, as the index path orders
  * by id.
  *
- * The graph is built once per version of the associations, by the first
- * backend that needs it, into a dynamic shared memory segment that stays
- * pinned after that backend ends; every other backend attaches it read
- * only and keeps only a scratch array of 8 bytes per node for its spreads.
- * While one backend builds, the others read the index: nobody waits.  At
+ * The graph is built once per version of the associations, by a
+ * background worker the first backend that needs it launches (or by that
+ * backend, with engram.adjacency_cache_background off or no worker to be
+ * had), into a dynamic shared memory segment that stays pinned after its
+ * builder ends; every backend attaches it read only and keeps only a
+ * scratch array of 8 bytes per node for its spreads.  While the graph is
+ * built, spreads read the index or patch a stale graph: nobody waits.  At
  * 1M memories the graph is 144 MB and takes seconds to read, so one copy
  * per server instead of one per connection is what makes it usable with
  * many connections.
@@ -36,9 +38,8 @@
  * 1 / (s + 1) of the time, and between writes that come faster the index
  * path serves (as without the cache).
  *
- * A stale graph that patches (patch.c) still serve is rebuilt by a
- * background worker instead, and also once the change log has moved on
- * by half its size since its build.
+ * A stale graph that patches (patch.c) still serve is also rebuilt once
+ * the change log has moved on by half its size since its build.
  *
  * The pinned graphs together stay within engram.adjacency_cache_size (a
  * build that would pass it is abandoned, and not tried again at that
@@ -147,7 +148,7 @@ typedef struct LocalGraph
 #define BACKGROUND_BUILD_TIMEOUT_MS 60000
 
 static Adjacency *Entry(Oid relid);
-static void LaunchBuilder(Oid relid);
+static bool LaunchBuilder(Oid relid);
 
 static AdjacencyShared *adjacency_shared = NULL;
 static HTAB *adjacency_caches = NULL;
@@ -1063,9 +1064,12 @@ MaybeBuild(Adjacency *adj, bool force)
 				   v.log_pos - Max(slot->built.log_pos, slot->tried_log_pos) >
 				   (uint64) engram_adjacency_change_log / 2)))
 		{
-			if (adj->valid && engram_adjacency_cache_background && !force)
+			if (engram_adjacency_cache_background && !force)
 			{
-				/* adj serves meanwhile: build in the background, once */
+				/*
+				 * Build in the background, once; meanwhile adj serves
+				 * (patched) or the index does
+				 */
 				if (slot->launched == 0 ||
 					TimestampDifferenceExceeds(slot->launched, now, BACKGROUND_BUILD_TIMEOUT_MS))
 				{
@@ -1086,8 +1090,16 @@ MaybeBuild(Adjacency *adj, bool force)
 		dsm_unpin_segment(unpin);
 	if (attach)
 		return Attach(adj, EngramEdgeVersionNow()) || adj->valid;
-	if (launch)
-		LaunchBuilder(adj->relid);
+	if (launch && !LaunchBuilder(adj->relid) && !adj->valid)
+	{
+		/* no worker to be had: build here rather than read the index */
+		SpinLockAcquire(&adjacency_shared->mutex);
+		slot = FindShared(adj->relid);
+		if (slot != NULL)
+			slot->launched = 0;
+		SpinLockRelease(&adjacency_shared->mutex);
+		return MaybeBuild(adj, true);
+	}
 	if (!build)
 		return adj->valid;
 	return BuildClaimed(adj, &v, slot) || adj->valid;
@@ -1108,7 +1120,7 @@ StaticAssertDecl(sizeof(BuilderArgs) <= BGW_EXTRALEN, "BuilderArgs must fit in b
  * still serves (patched) meanwhile; if none can start, a later query asks
  * again after BACKGROUND_BUILD_TIMEOUT_MS
  */
-static void
+static bool
 LaunchBuilder(Oid relid)
 {
 	BackgroundWorker worker;
@@ -1130,9 +1142,12 @@ LaunchBuilder(Oid relid)
 	memcpy(worker.bgw_extra, &args, sizeof(args));
 	worker.bgw_notify_pid = 0;
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
 		elog(DEBUG1, "engram: no background worker for the adjacency build of relation %u", relid);
-	else
-		elog(DEBUG1, "engram: background rebuild of the adjacency graph of relation %u asked for", relid);
+		return false;
+	}
+	elog(DEBUG1, "engram: background build of the adjacency graph of relation %u asked for", relid);
+	return true;
 }
 
 /* whether a backend is building the graph of relid */

@@ -96,8 +96,8 @@ EngramMemoryInit(void)
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 	DefineCustomBoolVariable("engram.adjacency_cache_background",
-							 "A stale adjacency cache that still serves through patches is rebuilt by a background worker.",
-							 "When off, the query that finds it due rebuilds it, and waits for the build.",
+							 "Adjacency caches are built by a background worker while queries go on.",
+							 "Meanwhile a stale cache serves through patches, or the index does. When off, the query that finds a build due runs it, and waits for it.",
 							 &engram_adjacency_cache_background,
 							 true,
 							 PGC_USERSET, 0,
