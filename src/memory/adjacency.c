@@ -1115,10 +1115,9 @@ typedef struct BuilderArgs
 StaticAssertDecl(sizeof(BuilderArgs) <= BGW_EXTRALEN, "BuilderArgs must fit in bgw_extra");
 
 /*
- * Ask the postmaster for a background worker that rebuilds the graph of
- * relid, so that no query waits seconds for the rebuild of a graph that
- * still serves (patched) meanwhile; if none can start, a later query asks
- * again after BACKGROUND_BUILD_TIMEOUT_MS
+ * Ask the postmaster for a background worker that builds the graph of
+ * relid, so that no query waits seconds for the build: meanwhile a stale
+ * graph serves patched, or the index serves.  false if none can start.
  */
 static bool
 LaunchBuilder(Oid relid)
@@ -1164,13 +1163,13 @@ BuildUnderWay(Oid relid)
 	return busy;
 }
 
+static bool builder_built = false;	/* this background worker built */
+
 /*
  * The end of a background build: built, the next stale graph may launch
  * another at once; else (writes never paused, the graph does not fit, an
  * error) not before BACKGROUND_BUILD_TIMEOUT_MS from now
  */
-static bool builder_built = false;
-
 static void
 BuilderDone(int code, Datum arg)
 {
