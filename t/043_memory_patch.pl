@@ -141,7 +141,27 @@ my $other = session($node);
 ($r, $builds, $hits, $misses, $patched) = read_both('another session', $other);
 is("$builds $hits $misses $patched", '0 1 0 1', 'maps the shared graph, patched');
 
+# REPEATABLE READ across a rebuild: the new graph, built after the
+# transaction's snapshot, cannot serve it; the graph it has still does
+query($reader, 'BEGIN ISOLATION LEVEL REPEATABLE READ');
+read_both('repeatable read, before a rebuild');
+query($writer, q{SELECT engram.associate('g', 3, 198, 1, bidirectional => false)});
+query($other, 'SET engram.adjacency_cache_settle = 0');
+($r, $builds) = read_both('another session rebuilds', $other);
+is($builds, 1, 'the other session rebuilt the graph');
+query($other, 'RESET engram.adjacency_cache_settle');
+my ($misses_before, $patched_before) = ($misses, $patched);
+($r, $builds, $hits, $misses, $patched) = read_both('repeatable read, after a rebuild');
+ok(!reaches($r, 198), 'the older snapshot does not see the new edge');
+is($misses, $misses_before, 'served by the graph it had, not the index');
+ok($patched > $patched_before, 'patched');
+query($reader, 'COMMIT');
+($r, $builds, $hits, $misses, $patched) = read_both('after the repeatable read');
+ok(reaches($r, 198), 'a new transaction sees the new edge');
+is($misses, $misses_before, 'from the new graph');
+
 # with patching off a stale graph serves nothing
+query($writer, q{SELECT engram.associate('g', 4, 199, 1, bidirectional => false)});
 query($reader, 'SET engram.adjacency_cache_patch = off');
 ($r, $builds, $hits, $misses) = read_both('patching off');
 ok($misses > 0, 'patching off: the index serves');

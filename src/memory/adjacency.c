@@ -1027,9 +1027,13 @@ BuildClaimed(Adjacency *adj, const EdgeVersion *v, SharedGraph *slot)
  * half its size since the build (or further: the graph could not be
  * patched any more and was unpinned): patches then stay small, and the
  * log rarely overwrites what they need.
+ *
+ * A newer graph replaces adj's only if it can serve snapshot (when given):
+ * a REPEATABLE READ transaction older than the newer graph's build keeps
+ * the graph it has, patched, rather than read the index from then on.
  */
 static bool
-MaybeBuild(Adjacency *adj, bool force)
+MaybeBuild(Adjacency *adj, bool force, Snapshot snapshot)
 {
 	Size		limit = (Size) engram_adjacency_cache_size * 1024;
 	EdgeVersion v;
@@ -1040,6 +1044,8 @@ MaybeBuild(Adjacency *adj, bool force)
 	bool		build = false;
 	bool		attach = false;
 	bool		launch = false;
+	bool		newer = false;
+	EdgeVersion newer_built;
 
 	if (!EngramEdgeVersionRead(&v, &changed))
 		return adj->valid;		/* a modifier is in flight */
@@ -1051,10 +1057,14 @@ MaybeBuild(Adjacency *adj, bool force)
 	{
 		bool		pinned = slot->handle != DSM_HANDLE_INVALID;
 
-		if (pinned && slot->built.version == v.version)
+		if (pinned && (slot->built.version == v.version ||
+					   (adj->valid && slot->built.version > adj->built.version)))
+		{
+			/* current, or newer than adj's: patches less */
 			attach = true;
-		else if (pinned && adj->valid && slot->built.version > adj->built.version)
-			attach = true;		/* newer than adj's: patches less */
+			newer = adj->valid;
+			newer_built = slot->built;
+		}
 		else if (!(slot->oversized_version == v.version && slot->oversized_limit >= limit) &&
 				 (force || slot->builds == 0 ||
 				  TimestampDifferenceExceeds(changed, now,
@@ -1088,6 +1098,8 @@ MaybeBuild(Adjacency *adj, bool force)
 	SpinLockRelease(&adjacency_shared->mutex);
 	if (unpin != DSM_HANDLE_INVALID)
 		dsm_unpin_segment(unpin);
+	if (newer && snapshot != NULL && !EngramEdgeSnapshotCurrent(snapshot, &newer_built))
+		return adj->valid;
 	if (attach)
 		return Attach(adj, EngramEdgeVersionNow()) || adj->valid;
 	if (launch && !LaunchBuilder(adj->relid) && !adj->valid)
@@ -1098,7 +1110,7 @@ MaybeBuild(Adjacency *adj, bool force)
 		if (slot != NULL)
 			slot->launched = 0;
 		SpinLockRelease(&adjacency_shared->mutex);
-		return MaybeBuild(adj, true);
+		return MaybeBuild(adj, true, NULL);
 	}
 	if (!build)
 		return adj->valid;
@@ -1219,7 +1231,7 @@ engram_adjacency_build_main(Datum arg)
 				connected = true;
 			}
 			StartTransactionCommand();
-			builder_built = MaybeBuild(Entry(relid), true);
+			builder_built = MaybeBuild(Entry(relid), true, NULL);
 			CommitTransactionCommand();
 			/* false while quiet and nobody building: nothing to do */
 			stop = builder_built || (EngramEdgeVersionQuiet() && !BuildUnderWay(relid));
@@ -1311,12 +1323,12 @@ EngramAdjacencyGet(Oid relid)
 		!(engram_adjacency_cache_patch && EngramEdgeLogPatchable(adj->built.log_pos, &log_end)))
 		Detach(adj);			/* stale for good: a modifier began since */
 	if (adj->valid && adj->built.version != now)
-		(void) MaybeBuild(adj, false);	/* stale but patchable: a newer graph? */
+		(void) MaybeBuild(adj, false, snapshot);	/* stale but patchable: a newer graph? */
 	if (!adj->valid)
 	{
 		Detach(adj);			/* what an error in SetGraph may have left */
 		UnpinStale(now);
-		if (!Attach(adj, now) && !MaybeBuild(adj, false))
+		if (!Attach(adj, now) && !MaybeBuild(adj, false, snapshot))
 		{
 			adj->misses++;
 			return NULL;
