@@ -32,6 +32,7 @@
 #include "access/transam.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -146,13 +147,9 @@ SnapshotFollows(Snapshot snapshot, const AdjacencyPatch *p)
 	for (uint32 i = 0; i < snapshot->xcnt; i++)
 	{
 		TransactionId xid = snapshot->xip[i];
-		bool		running = false;
 
-		if (!TransactionIdPrecedes(xid, p->xmax))
-			continue;
-		for (uint32 j = 0; j < p->xcnt && !running; j++)
-			running = TransactionIdEquals(p->xip[j], xid);
-		if (!running)
+		if (TransactionIdPrecedes(xid, p->xmax) &&
+			bsearch(&xid, p->xip, p->xcnt, sizeof(TransactionId), xidComparator) == NULL)
 			return false;
 	}
 	return true;
@@ -168,7 +165,11 @@ RememberSnapshot(AdjacencyPatch *p, Snapshot snapshot)
 			: MemoryContextAlloc(p->cxt, sizeof(TransactionId) * p->xip_size);
 	}
 	if (snapshot->xcnt > 0)
+	{
 		memcpy(p->xip, snapshot->xip, sizeof(TransactionId) * snapshot->xcnt);
+		/* sorted for SnapshotFollows' searches (by value: only equality) */
+		qsort(p->xip, snapshot->xcnt, sizeof(TransactionId), xidComparator);
+	}
 	p->xcnt = snapshot->xcnt;
 	p->xmax = snapshot->xmax;
 	p->has_snapshot = true;
