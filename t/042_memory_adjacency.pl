@@ -20,13 +20,9 @@ $node->append_conf('postgresql.conf',
 	"jit = off\nautovacuum = off\nshared_preload_libraries = 'engram'\n"
 	  . "engram.adjacency_cache_patch = off\nengram.adjacency_cache_background = off\n");
 $node->start;
+memory_table($node, 200);
 $node->safe_psql(
 	'postgres', q{
-	CREATE EXTENSION engram;
-	CREATE TABLE g (id bigint PRIMARY KEY, embedding vector(2));
-	INSERT INTO g SELECT i, ARRAY[1, i]::vector FROM generate_series(1, 200) i;
-	CREATE INDEX ON g USING engram_hnsw (embedding vector_cosine_ops);
-	SELECT engram.attach('g');
 	INSERT INTO engram.associations (tbl, src, dst, weight, kind)
 	SELECT 'g', i, 1 + (i * 7 + j * 13) % 190, 0.5, 'test'
 	FROM generate_series(1, 190) i, generate_series(1, 4) j

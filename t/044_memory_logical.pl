@@ -4,6 +4,9 @@
 # subscriber's graph stale, so that its spreads see them.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
+use EngramSession;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -21,17 +24,7 @@ $sub->append_conf('postgresql.conf', $conf);
 $sub->start;
 
 # the same memory table on both (not replicated); the edges are
-for my $node ($pub, $sub)
-{
-	$node->safe_psql(
-		'postgres', q{
-		CREATE EXTENSION engram;
-		CREATE TABLE g (id bigint PRIMARY KEY, embedding vector(2));
-		INSERT INTO g SELECT i, ARRAY[1, i]::vector FROM generate_series(1, 100) i;
-		CREATE INDEX ON g USING engram_hnsw (embedding vector_cosine_ops);
-		SELECT engram.attach('g');
-	});
-}
+memory_table($_, 100) for ($pub, $sub);
 $pub->safe_psql(
 	'postgres', q{
 	INSERT INTO engram.associations (tbl, src, dst, weight, kind)

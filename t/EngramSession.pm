@@ -1,6 +1,7 @@
 # Interactive psql sessions for TAP tests that interleave transactions:
 # a session keeps one connection open, query() sends SQL and returns its
-# output once psql echoes a marker after it.
+# output once psql echoes a marker after it.  Also the small memory table
+# the adjacency cache tests share (memory_table).
 package EngramSession;
 
 use strict;
@@ -9,7 +10,7 @@ use Exporter 'import';
 use IPC::Run;
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(session query try_query finish);
+our @EXPORT = qw(session query try_query finish memory_table);
 
 # a session connected to database postgres of node
 sub session
@@ -54,6 +55,22 @@ sub finish
 	my ($s) = @_;
 	$s->{in} .= "\\q\n";
 	$s->{h}->finish;
+}
+
+# engram in database postgres of node, and memory table g: ids 1..rows with
+# 2-d embeddings, an engram_hnsw index, attached
+sub memory_table
+{
+	my ($node, $rows) = @_;
+	$node->safe_psql(
+		'postgres', qq{
+		CREATE EXTENSION engram;
+		CREATE TABLE g (id bigint PRIMARY KEY, embedding vector(2));
+		INSERT INTO g SELECT i, ARRAY[1, i]::vector FROM generate_series(1, $rows) i;
+		CREATE INDEX ON g USING engram_hnsw (embedding vector_cosine_ops);
+		SELECT engram.attach('g');
+	});
+	return;
 }
 
 1;
