@@ -149,6 +149,7 @@ typedef struct LocalGraph
 
 static Adjacency *Entry(Oid relid);
 static bool LaunchBuilder(Oid relid);
+static void SetLaunched(Oid relid, TimestampTz when);
 
 static AdjacencyShared *adjacency_shared = NULL;
 static HTAB *adjacency_caches = NULL;
@@ -1105,16 +1106,25 @@ MaybeBuild(Adjacency *adj, bool force, Snapshot snapshot)
 	if (launch && !LaunchBuilder(adj->relid) && !adj->valid)
 	{
 		/* no worker to be had: build here rather than read the index */
-		SpinLockAcquire(&adjacency_shared->mutex);
-		slot = FindShared(adj->relid);
-		if (slot != NULL)
-			slot->launched = 0;
-		SpinLockRelease(&adjacency_shared->mutex);
+		SetLaunched(adj->relid, 0);
 		return MaybeBuild(adj, true, NULL);
 	}
 	if (!build)
 		return adj->valid;
 	return BuildClaimed(adj, &v, slot) || adj->valid;
+}
+
+/* when a background build of relid's graph was asked for (0: none is) */
+static void
+SetLaunched(Oid relid, TimestampTz when)
+{
+	SharedGraph *slot;
+
+	SpinLockAcquire(&adjacency_shared->mutex);
+	slot = FindShared(relid);
+	if (slot != NULL)
+		slot->launched = when;
+	SpinLockRelease(&adjacency_shared->mutex);
 }
 
 /* what a background builder needs of the backend that asked for it */
@@ -1185,15 +1195,7 @@ static bool builder_built = false;	/* this background worker built */
 static void
 BuilderDone(int code, Datum arg)
 {
-	Oid			relid = DatumGetObjectId(arg);
-	TimestampTz now = GetCurrentTimestamp();
-	SharedGraph *slot;
-
-	SpinLockAcquire(&adjacency_shared->mutex);
-	slot = FindShared(relid);
-	if (slot != NULL)
-		slot->launched = builder_built ? 0 : now;
-	SpinLockRelease(&adjacency_shared->mutex);
+	SetLaunched(DatumGetObjectId(arg), builder_built ? 0 : GetCurrentTimestamp());
 }
 
 /*

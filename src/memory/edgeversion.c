@@ -60,9 +60,9 @@
 #include "port/atomics.h"
 #include "storage/procarray.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "storage/spin.h"
 #include "utils/timestamp.h"
 
 #include "memory/memory.h"
