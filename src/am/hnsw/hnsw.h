@@ -288,6 +288,9 @@ extern HnswNodeHeader *HnswCodeCopiesGet(HnswCodeCopies *copies, ItemPointer tid
 extern HnswNodeHeader *HnswCodeCopiesAdd(HnswCodeCopies *copies, ItemPointer tid,
 										 const HnswNodeHeader *node);
 extern HnswVisited *HnswVisitedCreate(MemoryContext cxt, uint32 nelem);
+extern HnswVisited *HnswVisitedForIndex(MemoryContext cxt, Relation index,
+										const HnswIndexInfo *info);
+extern void HnswVisitedRelease(HnswVisited *visited);
 extern void HnswVisitedKeepCodes(HnswVisited *visited, HnswCodeCopies *copies);
 extern bool HnswVisitedTestAndSet(HnswVisited *visited, ItemPointer node);
 extern uint32 HnswVisitedCount(HnswVisited *visited);

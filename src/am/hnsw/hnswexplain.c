@@ -210,12 +210,12 @@ engram_hnsw_explain_search(PG_FUNCTION_ARGS)
 	if (prepared != HNSW_PREPARED_SKIP && ItemPointerIsValid(&meta.entry))
 	{
 		HnswCandidate *results = palloc(sizeof(HnswCandidate) * ef);
+		HnswVisited *visited = HnswVisitedForIndex(CurrentMemoryContext, index, &info);
 
 		HnswInitQuery(&q, &info, x, prepared == HNSW_PREPARED_UNBOUNDED);
 		found = HnswSearchFromTop(index, &info, &q, &meta, ef, engram_hnsw_layer1_ef,
-								  results,
-								  HnswVisitedCreate(CurrentMemoryContext, Max(1024, ef * 4)),
-								  &upper, &layer0);
+								  results, visited, &upper, &layer0);
+		HnswVisitedRelease(visited);
 		ReRank(index, results, found, PG_GETARG_DATUM(1), k, &rerank);
 	}
 	index_close(index, AccessShareLock);

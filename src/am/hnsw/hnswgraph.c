@@ -283,8 +283,12 @@ Dist(HnswBuildGraph *g, int a, int b)
 	return (float) (g->info.metric == HNSW_METRIC_L2 ? sq : sq / 2.0);
 }
 
-/* Bring a node's code into the cache ahead of its distance */
-static inline void
+/*
+ * Bring a node's code into the cache ahead of its distance.  Always
+ * inlined: GCC drops calls to a function that only prefetches (it takes it
+ * for pure), as it did to this one until that was found.
+ */
+static pg_attribute_always_inline void
 PrefetchCode(HnswBuildGraph *g, int id)
 {
 	const char *v = (const char *) HnswGraphCodeOf(g, id);

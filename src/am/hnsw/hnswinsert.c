@@ -468,7 +468,7 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 	top = Min(level, meta.entry_level);
 	links = palloc0(sizeof(ItemPointerData *) * (top + 1));
 	nlinks = palloc0(sizeof(int) * (top + 1));
-	visited = HnswVisitedCreate(tmp, 1024);
+	visited = HnswVisitedForIndex(tmp, index, info);
 	cache = InsertCopies(info->dim);
 	HnswVisitedKeepCodes(visited, cache);
 
@@ -509,6 +509,7 @@ HnswInsertVector(Relation index, const HnswIndexInfo *info, const float *x,
 			   sizeof(ItemPointerData) * nlinks[layer]);
 		HnswNodeCounts(node, info->dim)[layer] = nlinks[layer];
 	}
+	HnswVisitedRelease(visited);
 
 	/* the node with its own links first, then the links to it */
 	tid = PlaceNode(index, node, size);
