@@ -410,6 +410,13 @@ SearchLayer(HnswBuildGraph *g, int q, const BuildCand *entries, int nentries,
 	cand->n = 0;
 	best->n = 0;
 
+	/*
+	 * Never q itself: in a parallel build another process can find a node
+	 * through the upper-layer links it already has and link to it on a lower
+	 * layer before the node's own search there, which would then reach the
+	 * node and link it to itself
+	 */
+	g->visited[q] = g->epoch;
 	for (int i = 0; i < nentries; i++)
 	{
 		g->visited[entries[i].id] = g->epoch;

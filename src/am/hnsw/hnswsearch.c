@@ -932,6 +932,9 @@ HnswSearchLayer(Relation index, const HnswIndexInfo *info, const HnswQuery *q,
 
 		if (best.n >= ef && cur.distance > best.items[0].distance)
 			break;
+		/* the likely next node to expand, whose list this hop will not touch */
+		if (cand.n > 0)
+			PrefetchNode(c.recent, &cand.items[0].node, node_size0, node_size0);
 
 		CHECK_FOR_INTERRUPTS();
 		node = CursorGetNode(&c, &cur.node);
