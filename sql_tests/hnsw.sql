@@ -197,6 +197,16 @@ CREATE INDEX hnsw_small_v_l2 ON hnsw_small USING engram_hnsw (v vector_l2_ops);
 SELECT * FROM pg_temp.hnsw_vs_exact('hnsw_small', 'v', '<->', 300);
 SELECT * FROM engram.hnsw_check('hnsw_small_v_l2');
 SELECT elements, deleted, reusable, dimensions FROM engram.hnsw_stats('hnsw_small_v_l2');
+-- the shape: levels and the entry point's layers are random, what they add
+-- up to is not
+SELECT levels >= 1 AS upper_layers, meta_pages = 1 AS one_meta_page,
+       hot_pages >= 1 AS hot_tier, warm_pages >= 1 AS warm_tier,
+       (meta_pages + hot_pages + warm_pages) * current_setting('block_size')::int =
+         pg_relation_size('hnsw_small_v_l2') AS pages_add_up,
+       abs(bytes_per_element - pg_relation_size('hnsw_small_v_l2')::float8 / elements) < 1e-9
+         AS bytes_per_element,
+       mean_degree > 8 AND mean_degree <= 32 AS mean_degree_in_range
+FROM engram.hnsw_stats('hnsw_small_v_l2');
 DROP INDEX hnsw_small_v_l2;
 -- without heap prefetching
 SET engram.hnsw_prefetch = off;
@@ -219,7 +229,9 @@ RESET enable_seqscan;
 
 -- the query vector ------------------------------------------------------------
 SET enable_seqscan = off;
--- NULL: no rows and no error (as pgvector's hnsw)
+-- NULL: a constant NULL is folded away by the planner (every row sorts
+-- alike, no index scan); one the index scan gets returns no rows and no
+-- error (as pgvector's hnsw)
 SELECT id FROM hnsw_small ORDER BY v <-> NULL LIMIT 3;
 SELECT id FROM hnsw_small ORDER BY v <-> (SELECT NULL::vector) LIMIT 3;
 -- wrong number of dimensions

@@ -1,8 +1,8 @@
 # engram_hnsw recall: recall@10 of the index against exact search on 3000
 # clustered 32-dimensional vectors, after a build in memory, a build that
 # runs out of maintenance_work_mem and continues on disk, inserts into an
-# existing index, deleting 30% of the rows with VACUUM, and concurrent
-# inserts from pgbench.
+# existing index, deleting 30% of the rows with VACUUM, concurrent inserts
+# from pgbench, and a build with parallel workers.
 #
 # The threshold: HNSW with m = 16, ef_construction = 64 and ef_search = 100
 # on a few thousand points in 32 dimensions finds well over 99% of the true
@@ -232,6 +232,27 @@ is($node->safe_psql('postgres', "SELECT elements FROM engram.hnsw_stats('conc_l2
 	'3000', 'all rows indexed');
 check_recall('concurrent inserts', 'conc', 'v', '<->');
 check_index('concurrent inserts', 'conc_l2');
+
+# 6. a parallel build: the leader and 2 workers insert into one graph in
+# shared memory.  The planner gives a table this small no workers of its
+# own accord, hence its parallel_workers.
+my ($pret, $pout, $perr) = $node->psql(
+	'postgres', q{
+	ALTER TABLE points SET (parallel_workers = 2);
+	SET max_parallel_maintenance_workers = 2;
+	SET client_min_messages = debug1;
+	CREATE INDEX points_par ON points USING engram_hnsw (v vector_l2_ops);
+});
+is($pret, 0, 'parallel build succeeds');
+like(
+	$perr,
+	qr/engram_hnsw build of "points_par": [12] of 2 parallel workers launched/,
+	'the build ran with parallel workers');
+check_recall('parallel build', 'points', 'v', '<->');
+check_recall('parallel build, ef_search 400', 'points', 'v', '<->', ef_search => 400, min => 0.99);
+check_index('parallel build', 'points_par');
+is($node->safe_psql('postgres', "SELECT elements FROM engram.hnsw_stats('points_par')"),
+	'3000', 'parallel build indexed every row');
 
 $node->stop;
 done_testing();

@@ -23,6 +23,7 @@
 #include "catalog/index.h"
 #include "commands/progress.h"
 #include "miscadmin.h"
+#include "optimizer/optimizer.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "storage/smgr.h"
@@ -40,8 +41,10 @@ typedef struct BuildState
 	HnswBuildGraph graph;
 	double		indtuples;
 	double		reltuples;
-	Size		memory_limit;
+	Size		memory_limit;	/* for the in-memory graph */
+	int			nworkers;		/* parallel workers the planner allows */
 	bool		on_disk;		/* the graph was flushed; insert the rest */
+	double		load_total;		/* tuples to load, as last reported */
 	float	   *scratch;
 	MemoryContext tmpcxt;
 } BuildState;
@@ -279,6 +282,20 @@ GraphWrite(BuildState *bs)
 }
 
 /*
+ * Tuples to load, for pg_stat_progress_create_index: the planner's estimate
+ * of the table's rows (none before its first VACUUM or ANALYZE), or the
+ * rows loaded so far if more
+ */
+static void
+ReportLoadTotal(BuildState *bs)
+{
+	double		estimate = bs->heap ? bs->heap->rd_rel->reltuples : 0;
+
+	bs->load_total = Max(estimate, bs->indtuples);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs->load_total);
+}
+
+/*
  * Write out what is in memory and continue on disk
  */
 static void
@@ -289,9 +306,12 @@ SwitchToOnDisk(BuildState *bs)
 					(int64) bs->indtuples),
 			 errdetail("Building will take significantly more time."),
 			 errhint("Increase maintenance_work_mem to speed up builds.")));
-	HnswGraphBuild(&bs->graph, bs->heap, bs->index);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->graph.n);
+	HnswGraphBuild(&bs->graph, bs->index, bs->nworkers);
 	GraphWrite(bs);
 	bs->on_disk = true;
+	ReportLoadTotal(bs);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_LOAD);
 }
 
@@ -317,9 +337,7 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	{
 		bool		unbounded = prepared == HNSW_PREPARED_UNBOUNDED;
 
-		if (!bs->on_disk &&
-			(Size) (bs->graph.n + 1) * HnswGraphBytesPerNode(&bs->graph.info) > bs->memory_limit &&
-			bs->graph.n > 0)
+		if (!bs->on_disk && bs->graph.n > 0 && !HnswGraphFits(&bs->graph, bs->memory_limit))
 			SwitchToOnDisk(bs);
 
 		if (bs->on_disk)
@@ -328,6 +346,8 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			HnswGraphAdd(&bs->graph, bs->scratch, tid, unbounded);
 		bs->indtuples++;
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
+		if (bs->indtuples > bs->load_total)
+			ReportLoadTotal(bs);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(bs->tmpcxt);
@@ -351,13 +371,26 @@ BuildIndex(Relation heap, Relation index, IndexInfo *indexInfo, BuildState *bs,
 	bs->index = index;
 	bs->forknum = forknum;
 	bs->memory_limit = (Size) maintenance_work_mem * 1024;
+
+	/*
+	 * A parallel build copies the graph into shared memory for its workers:
+	 * with two copies, each gets half of maintenance_work_mem
+	 */
+	if (heap != NULL)
+		bs->nworkers = plan_create_index_workers(RelationGetRelid(heap),
+												 RelationGetRelid(index));
+	if (bs->nworkers > 0)
+		bs->memory_limit /= 2;
 	bs->scratch = palloc(sizeof(float) * info.dim);
 	bs->tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "engram_hnsw build tuple",
 									   ALLOCSET_DEFAULT_SIZES);
 	HnswGraphInit(&bs->graph, &info);
+	bs->graph.memory_limit = bs->memory_limit;
 
 	if (heap != NULL)
 	{
+		/* the total first: no sample of the phase without one */
+		ReportLoadTotal(bs);
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_LOAD);
 		bs->reltuples = 0;
 		table_index_build_scan(heap, index, indexInfo, true, true,
@@ -367,7 +400,7 @@ BuildIndex(Relation heap, Relation index, IndexInfo *indexInfo, BuildState *bs,
 	if (!bs->on_disk)
 	{
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->graph.n);
-		HnswGraphBuild(&bs->graph, bs->heap, bs->index);
+		HnswGraphBuild(&bs->graph, bs->index, bs->nworkers);
 		GraphWrite(bs);
 	}
 	MemoryContextDelete(bs->tmpcxt);

@@ -24,6 +24,7 @@
 #include "commands/defrem.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "optimizer/optimizer.h"
 #include "storage/bufmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -500,7 +501,8 @@ engram_hnsw_stats(PG_FUNCTION_ARGS)
  * engram.hnsw_build_memory(index regclass): the maintenance_work_mem a
  * rebuild needs to build the whole graph in memory, by the measure the build
  * itself applies (HnswGraphBytesPerNode per row of the table, as of its last
- * VACUUM or ANALYZE)
+ * VACUUM or ANALYZE), twice that when the planner would give the rebuild
+ * parallel workers (their graph is a second copy, in shared memory)
  */
 PG_FUNCTION_INFO_V1(engram_hnsw_build_memory);
 Datum
@@ -510,12 +512,14 @@ engram_hnsw_build_memory(PG_FUNCTION_ARGS)
 	Relation	heap = relation_open(index->rd_index->indrelid, AccessShareLock);
 	HnswIndexInfo info;
 	double		rows = heap->rd_rel->reltuples;
+	int			copies;
 
 	/* never vacuumed or analyzed: the index's own count, else nothing */
 	if (rows < 0)
 		rows = Max(index->rd_rel->reltuples, 0);
 	HnswGetIndexInfo(index, &info);
+	copies = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index)) > 0 ? 2 : 1;
 	relation_close(heap, AccessShareLock);
 	index_close(index, AccessShareLock);
-	PG_RETURN_INT64((int64) (rows * HnswGraphBytesPerNode(&info)));
+	PG_RETURN_INT64((int64) (rows * HnswGraphBytesPerNode(&info) * copies));
 }

@@ -28,7 +28,6 @@
 #include "access/xact.h"
 #include "commands/progress.h"
 #include "miscadmin.h"
-#include "optimizer/optimizer.h"
 #include "pgstat.h"
 #include "port/atomics.h"
 #include "storage/shm_toc.h"
@@ -89,13 +88,41 @@ HnswGraphInit(HnswBuildGraph *g, const HnswIndexInfo *info)
 	g->code_stride = HnswGraphCodeStride(info->dim);
 }
 
-/* Memory a node needs, for the maintenance_work_mem check */
+/* Bytes of one slot of a list: the link, its distance, the decision */
+#define SLOT_BYTES (sizeof(int32) + sizeof(float) + sizeof(int8))
+
+/*
+ * Bytes of a node's share of the per-node arrays: code record, level,
+ * layer-0 list, offset into the upper-layer pool, visited mark
+ */
+static Size
+NodeArrayBytes(const HnswIndexInfo *info)
+{
+	return HnswGraphCodeStride(info->dim) + 1 + SLOT_BYTES * (2 * info->m + 1) +
+		sizeof(int64) + sizeof(uint32);
+}
+
+/*
+ * Memory a node needs on average, for maintenance_work_mem: its share of
+ * the arrays and of the upper-layer pool (a node has 1 / (m - 1) upper
+ * layers on average, each of m + 1 slots)
+ */
 Size
 HnswGraphBytesPerNode(const HnswIndexInfo *info)
 {
-	return HnswGraphCodeStride(info->dim) + 1 +
-		(sizeof(int32) + sizeof(float) + sizeof(int8)) * (2 * info->m + 1) +
-		sizeof(int64) + sizeof(uint32) + sizeof(LWLock);
+	return NodeArrayBytes(info) +
+		(SLOT_BYTES * (info->m + 1) + info->m - 2) / (info->m - 1);
+}
+
+/*
+ * Whether the graph stays within memory_limit with one more node: what its
+ * arrays would need for it, and the upper-layer pool as allocated
+ */
+bool
+HnswGraphFits(const HnswBuildGraph *g, Size memory_limit)
+{
+	return (Size) (g->n + 1) * NodeArrayBytes(&g->info) +
+		(Size) g->upper_capacity * SLOT_BYTES <= memory_limit;
 }
 
 static void *
@@ -111,6 +138,16 @@ GraphGrow(HnswBuildGraph *g)
 {
 	int			cap = g->capacity == 0 ? 1024 : g->capacity * 2;
 	int			old = g->capacity;
+
+	/* doubling must not take the arrays past the build's memory limit */
+	if (g->memory_limit > 0)
+	{
+		Size		room = g->memory_limit -
+			Min(g->memory_limit, (Size) g->upper_capacity * SLOT_BYTES);
+		int			fit = (int) Min(room / NodeArrayBytes(&g->info), (Size) INT_MAX);
+
+		cap = Max(Min(cap, fit), old + 1);
+	}
 
 	g->codes = GrowArray(g->codes, g->code_stride, old, cap);
 	g->levels = GrowArray(g->levels, 1, old, cap);
@@ -974,7 +1011,7 @@ engram_hnsw_build_worker(dsm_segment *seg, shm_toc *toc)
  * neighbour lists back
  */
 static void
-BuildParallel(HnswBuildGraph *g, int nworkers)
+BuildParallel(HnswBuildGraph *g, Relation index, int nworkers)
 {
 	ParallelContext *pcxt;
 	ParallelGraphShared *sh;
@@ -1016,6 +1053,10 @@ BuildParallel(HnswBuildGraph *g, int nworkers)
 	shm_toc_insert(pcxt->toc, PARALLEL_KEY_GRAPH, sh);
 
 	LaunchParallelWorkers(pcxt);
+	ereport(DEBUG1,
+			(errmsg_internal("engram_hnsw build of \"%s\": %d of %d parallel workers launched",
+							 RelationGetRelationName(index), pcxt->nworkers_launched,
+							 nworkers)));
 	shared.info = g->info;
 	shared.max_level = g->max_level;
 	InsertLoop(&shared, &sh->next, true);
@@ -1040,18 +1081,16 @@ BuildParallel(HnswBuildGraph *g, int nworkers)
  * planner allows them, then make every node reachable
  */
 void
-HnswGraphBuild(HnswBuildGraph *g, Relation heap, Relation index)
+HnswGraphBuild(HnswBuildGraph *g, Relation index, int nworkers)
 {
-	int			nworkers = 0;
-
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_GRAPH);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
 
-	if (heap != NULL && g->n > 1000)
-		nworkers = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
-
+	/* workers pay off only on a graph of some size */
+	if (g->n <= 1000)
+		nworkers = 0;
 	if (nworkers > 0)
-		BuildParallel(g, nworkers);
+		BuildParallel(g, index, nworkers);
 	else
 	{
 		pg_atomic_uint32 next;

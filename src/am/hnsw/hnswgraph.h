@@ -58,13 +58,16 @@ typedef struct HnswBuildGraph
 	/* per process */
 	uint32	   *visited;		/* epoch per node */
 	uint32		epoch;
+
+	Size		memory_limit;	/* arrays grow no further; 0: no limit */
 } HnswBuildGraph;
 
 extern void HnswGraphInit(HnswBuildGraph *g, const HnswIndexInfo *info);
 extern Size HnswGraphBytesPerNode(const HnswIndexInfo *info);
+extern bool HnswGraphFits(const HnswBuildGraph *g, Size memory_limit);
 extern void HnswGraphAdd(HnswBuildGraph *g, const float *x, ItemPointer heaptid,
 						 bool unbounded);
-extern void HnswGraphBuild(HnswBuildGraph *g, Relation heap, Relation index);
+extern void HnswGraphBuild(HnswBuildGraph *g, Relation index, int nworkers);
 extern int32 *HnswGraphList(HnswBuildGraph *g, int id, int layer);
 
 /*
