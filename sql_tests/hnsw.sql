@@ -381,6 +381,16 @@ SELECT bool_and(a.dist <= b.dist) AS in_distance_order FROM hnsw_strict a JOIN h
 -- every row of a filter that keeps few of them, with the widening reaching
 -- the whole graph
 SELECT count(*) AS all_of_them FROM (SELECT id FROM hnsw_iter WHERE id % 100 = 0 ORDER BY v <-> (SELECT q FROM hnsw_iter_q) LIMIT 50) s;
+-- the memory limit stops the widening: with 64kB of work_mem a round of
+-- more than 512 candidates is not started, and 320 of the 2000 rows hold
+-- few of the 20 that pass the filter
+SET work_mem = '64kB';
+SET engram.scan_mem_multiplier = 1;
+SELECT count(*) < 20 AS capped_by_memory FROM (SELECT id FROM hnsw_iter WHERE id % 100 = 0 ORDER BY v <-> (SELECT q FROM hnsw_iter_q) LIMIT 50) s;
+SET engram.scan_mem_multiplier = 10;
+SELECT count(*) AS all_of_them FROM (SELECT id FROM hnsw_iter WHERE id % 100 = 0 ORDER BY v <-> (SELECT q FROM hnsw_iter_q) LIMIT 50) s;
+RESET engram.scan_mem_multiplier;
+RESET work_mem;
 RESET engram.iterative_scan;
 RESET engram.ef_search;
 RESET enable_seqscan;

@@ -44,7 +44,7 @@ typedef struct HnswScanOpaqueData
 	int			prefetched;		/* results whose heap pages were read ahead */
 	HnswVisited *returned;		/* nodes handed out (iterative scans) */
 	double		last_bound;		/* strict_order: bounds never go down */
-	uint32		last_visited;	/* nodes the last search looked at */
+	uint64		visited;		/* nodes the scan's searches looked at */
 
 	/* statistics (src/stats.c), when counting */
 	bool		counting;
@@ -127,6 +127,7 @@ engram_hnsw_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 	so->nresults = 0;
 	so->next = 0;
 	so->prefetched = 0;
+	so->visited = 0;
 	so->returned = NULL;
 	so->last_bound = -get_float8_infinity();
 	memset(&so->stats, 0, sizeof(HnswSearchStats));
@@ -195,7 +196,7 @@ RunSearch(IndexScanDesc scan)
 	so->nresults = HnswSearchFromTop(scan->indexRelation, info, &so->query, &meta,
 									 so->ef, engram_hnsw_layer1_ef, so->results,
 									 visited, stats, stats);
-	so->last_visited = HnswVisitedCount(visited);
+	so->visited += HnswVisitedCount(visited);
 	HnswVisitedRelease(visited);
 	qsort(so->results, so->nresults, sizeof(HnswCandidate), CompareLowerBound);
 	so->prefetched = 0;
@@ -215,7 +216,7 @@ CanWiden(HnswScanOpaque so)
 		return false;
 	if (so->nresults < so->ef)
 		return false;			/* the search already reached every node */
-	if (so->last_visited >= (uint32) engram_hnsw_max_scan_tuples)
+	if (so->visited >= (uint64) engram_hnsw_max_scan_tuples)
 		return false;
 	return need <= limit;
 }
