@@ -626,7 +626,8 @@ ReadAheadUnseenPages(PageCursor *c, const ItemPointerData *tids, int n)
 /*
  * Ask the CPU to start loading what reading node tid will touch: the
  * buffer descriptor (pinned and locked first), the page header and line
- * pointer, and span bytes of the tuple.  A graph search is bound by cache
+ * pointer; returns where the tuple should be, for the callers below to
+ * prefetch what they read of it (NULL: unknown).  A graph search is bound by cache
  * misses, and the atomic operations of pinning and locking a buffer let no
  * load after them start early, so a miss that was not prefetched costs its
  * whole latency.
@@ -638,13 +639,13 @@ ReadAheadUnseenPages(PageCursor *c, const ItemPointerData *tids, int n)
  * locked here (a prefetch never faults), and only blocks whose buffer this
  * backend has seen are touched.
  *
- * Always inlined: GCC takes a function whose only effect is prefetching for
- * a pure one and drops calls to it, and did so to every prefetch of the
- * graph search until this was found (search time down by a third with the
- * prefetches really issued).
+ * These helpers are always inlined: GCC takes a function whose only effect
+ * is prefetching for a pure one and drops calls to it, and did so to every
+ * prefetch of the graph search until this was found (search time down by a
+ * third with the prefetches really issued).
  */
-static pg_attribute_always_inline void
-PrefetchNode(const IndexLocal *r, ItemPointer tid, Size node_size0, Size span)
+static pg_attribute_always_inline const char *
+PrefetchNodePage(const IndexLocal *r, ItemPointer tid, Size node_size0)
 {
 	BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(tid);
 	OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(tid);
@@ -654,15 +655,49 @@ PrefetchNode(const IndexLocal *r, ItemPointer tid, Size node_size0, Size span)
 
 	if (blkno >= r->size || !BufferIsValid(r->buffers[blkno]) ||
 		off < FirstOffsetNumber || off * node_size0 > special - SizeOfPageHeaderData)
-		return;
+		return NULL;
 	buf = r->buffers[blkno];
 	page = BufferGetPage(buf);
 	__builtin_prefetch(GetBufferDescriptor(buf - 1));
 	__builtin_prefetch(page);
 	__builtin_prefetch(PageGetItemId((Page) page, off));
-	for (Size b = 0; b < span; b += 64)
-		__builtin_prefetch(page + special - off * node_size0 + b);
-	__builtin_prefetch(page + special - off * node_size0 + span - 1);
+	return page + special - off * node_size0;
+}
+
+/* Prefetch len bytes from p */
+static pg_attribute_always_inline void
+PrefetchBytes(const char *p, Size len)
+{
+	for (Size b = 0; b < len; b += 64)
+		__builtin_prefetch(p + b);
+	__builtin_prefetch(p + len - 1);
+}
+
+/* What an estimate of node tid reads: its header and code */
+static pg_attribute_always_inline void
+PrefetchNodeCode(const IndexLocal *r, ItemPointer tid, Size node_size0, Size code_span)
+{
+	const char *tuple = PrefetchNodePage(r, tid, node_size0);
+
+	if (tuple)
+		PrefetchBytes(tuple, code_span);
+}
+
+/* What expanding node tid reads: its header, counts and layer-0 list */
+static pg_attribute_always_inline void
+PrefetchNodeList(const IndexLocal *r, ItemPointer tid, const HnswIndexInfo *info,
+				 Size node_size0)
+{
+	const char *tuple = PrefetchNodePage(r, tid, node_size0);
+	Size		counts = HnswCountsOffset(info->dim);
+
+	if (tuple)
+	{
+		PrefetchBytes(tuple, sizeof(HnswNodeHeader));
+		PrefetchBytes(tuple + counts,
+					  HnswNeighborsOffset(info->dim, 0) - counts +
+					  sizeof(ItemPointerData) * HnswLayerSlots(info->m, 0));
+	}
 }
 
 /* how many neighbours ahead of the one being read a hop prefetches */
@@ -895,7 +930,7 @@ HnswSearchLayer(Relation index, const HnswIndexInfo *info, const HnswQuery *q,
 	int			maxslots = HnswLayerSlots(info->m, layer);
 	Size		node_size0 = MAXALIGN(HnswNodeSize(info->dim, info->m, 0));
 	/* an estimate reads the header and code; beyond 4 lines, the CPU streams */
-	Size		span = Min(sizeof(HnswNodeHeader) + info->dim, 256);
+	Size		code_span = Min(sizeof(HnswNodeHeader) + info->dim, 256);
 	ItemPointerData *nbrs = palloc(sizeof(ItemPointerData) * maxslots);
 	int			nresults;
 
@@ -934,7 +969,7 @@ HnswSearchLayer(Relation index, const HnswIndexInfo *info, const HnswQuery *q,
 			break;
 		/* the likely next node to expand, whose list this hop will not touch */
 		if (cand.n > 0)
-			PrefetchNode(c.recent, &cand.items[0].node, node_size0, node_size0);
+			PrefetchNodeList(c.recent, &cand.items[0].node, info, node_size0);
 
 		CHECK_FOR_INTERRUPTS();
 		node = CursorGetNode(&c, &cur.node);
@@ -955,14 +990,14 @@ HnswSearchLayer(Relation index, const HnswIndexInfo *info, const HnswQuery *q,
 		if (engram_hnsw_prefetch && EngramReadAheadEnabled())
 			ReadAheadUnseenPages(&c, nbrs, nnew);
 		for (int i = 0; i < Min(nnew, PREFETCH_AHEAD); i++)
-			PrefetchNode(c.recent, &nbrs[i], node_size0, span);
+			PrefetchNodeCode(c.recent, &nbrs[i], node_size0, code_span);
 		for (int i = 0; i < nnew; i++)
 		{
 			HnswNodeHeader *nb;
 			HnswCandidate e;
 
 			if (i + PREFETCH_AHEAD < nnew)
-				PrefetchNode(c.recent, &nbrs[i + PREFETCH_AHEAD], node_size0, span);
+				PrefetchNodeCode(c.recent, &nbrs[i + PREFETCH_AHEAD], node_size0, code_span);
 			nb = CursorGetNode(&c, &nbrs[i]);
 			if (nb == NULL || (nb->flags & HNSW_NODE_UNLINKED))
 				continue;
