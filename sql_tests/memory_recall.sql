@@ -162,5 +162,31 @@ RESET ROLE;
 DROP OWNED BY regress_memory_reader;
 DROP ROLE regress_memory_reader;
 
+-- a spread while a recall's spread result is still in use (here from a
+-- trigger that reinforce fires): each has working arrays of its own, and
+-- the recall returns what it returns without the inner spreads
+BEGIN;
+SELECT string_agg(id || ':' || activation || ':' || coalesce(similarity::text, '-') || ':' || hops, ' ')
+	AS alone FROM engram.recall('m', '[0,1,0]', 4, reinforce => true) \gset
+ROLLBACK;
+CREATE TEMP TABLE inner_spreads (src bigint, dst bigint, reached bigint, top text);
+CREATE FUNCTION pg_temp.spread_on_link() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO inner_spreads
+	SELECT NEW.src, NEW.dst, count(*),
+		   string_agg(id || ':' || round(activation::numeric, 4), ' ' ORDER BY activation DESC, id)
+	FROM engram.spread('m', ARRAY[NEW.src], 2, threshold => 0);
+	RETURN NEW;
+END $$;
+CREATE TRIGGER spread_on_link AFTER INSERT OR UPDATE ON engram.associations
+	FOR EACH ROW EXECUTE FUNCTION pg_temp.spread_on_link();
+CREATE TEMP TABLE with_inner AS
+SELECT * FROM engram.recall('m', '[0,1,0]', 4, reinforce => true);
+DROP TRIGGER spread_on_link ON engram.associations;
+SELECT id, round(activation::numeric, 4) AS activation, hops FROM with_inner ORDER BY activation DESC, id;
+SELECT string_agg(id || ':' || activation || ':' || coalesce(similarity::text, '-') || ':' || hops, ' ')
+	= :'alone' AS same_as_alone FROM with_inner;
+SELECT * FROM inner_spreads ORDER BY src, dst;
+
 SELECT engram.detach('a'), engram.detach('m');
 DROP TABLE a, m;

@@ -209,6 +209,9 @@ typedef struct SpreadGraph
 	/* the cache's node ids: a node's id is cache_ids[rank] where cidx >= 0 */
 	const int64 *cache_ids;
 	int			cache_nodes;	/* node indexes are below this */
+	bool		borrowed;		/* nodes, and the sorted result, are the
+								 * backend's scratch until the memory context
+								 * of the spread goes away */
 } SpreadGraph;
 
 typedef struct SpreadParams

@@ -9,9 +9,9 @@
  *	  RS_KEY(elem)		its uint64 key
  *	  RS_SMALL_SORT		a comparison sort of the same order, for few keys
  *
- * RS_SORT(keys, n, from_bit, to_bit) sorts by bits from_bit .. to_bit - 1
- * of the keys (the others must not matter to the order), stably: a pass
- * per 11 bits, skipping digits all keys share.  On the spread's thousands
+ * RS_SORT(keys, n, from_bit, to_bit, tmp) sorts by bits from_bit .. to_bit
+ * - 1 of the keys (the others must not matter to the order), stably: a pass
+ * per 11 bits, skipping digits all keys share; tmp is room for n more keys.  On the spread's thousands
  * of keys a comparison sort is mostly mispredicted branches; this is a few
  * linear passes.
  *
@@ -25,17 +25,17 @@
 #define RS_MIN 512				/* fewer keys: the comparison sort is faster */
 
 static void
-RS_SORT(RS_ELEMENT_TYPE *keys, int n, int from_bit, int to_bit)
+RS_SORT(RS_ELEMENT_TYPE *keys, int n, int from_bit, int to_bit,
+		RS_ELEMENT_TYPE *tmp)
 {
 	RS_ELEMENT_TYPE *from = keys;
-	RS_ELEMENT_TYPE *to;
+	RS_ELEMENT_TYPE *to = tmp;
 
 	if (n < RS_MIN)
 	{
 		RS_SMALL_SORT(keys, n);
 		return;
 	}
-	to = palloc(sizeof(RS_ELEMENT_TYPE) * n);
 	for (int shift = from_bit; shift < to_bit; shift += RS_RADIX_BITS)
 	{
 		int			count[1 << RS_RADIX_BITS] = {0};
@@ -60,11 +60,7 @@ RS_SORT(RS_ELEMENT_TYPE *keys, int n, int from_bit, int to_bit)
 		to = swap;
 	}
 	if (from != keys)
-	{
 		memcpy(keys, from, sizeof(RS_ELEMENT_TYPE) * n);
-		to = from;
-	}
-	pfree(to);
 }
 
 #undef RS_RADIX_BITS
