@@ -549,17 +549,18 @@ EngramSpread(Oid relid, const int64 *seeds, const double *seed_act, int nseeds,
 	int			frontier_size;
 	EdgeReader *reader = NULL;
 	Adjacency  *adj = NULL;
-
+	int			expected_nodes = Max(256, nseeds * 64);
 	Size		bytes;
 
 	if (params->max_hops > 0 && nseeds > 0)
 		adj = EngramAdjacencyGet(relid);
 	st.borrowed = ScratchBorrow();
 	st.nodes = SpreadArray(st.borrowed, SCRATCH_NODES,
-						   sizeof(SpreadNode) * Max(256, nseeds * 64), &bytes);
+						   sizeof(SpreadNode) * expected_nodes, &bytes);
 	st.nodes_size = bytes / sizeof(SpreadNode);
+	/* sized for this spread, not for the largest the scratch has seen */
 	st.map = adj && !adj->patched ? NULL :
-		nodemap_create(CurrentMemoryContext, adj ? 64 : st.nodes_size, NULL);
+		nodemap_create(CurrentMemoryContext, adj ? 64 : expected_nodes, NULL);
 	st.nnodes = 0;
 	st.touched = SpreadArray(st.borrowed, SCRATCH_TOUCHED, sizeof(int) * st.nodes_size, &bytes);
 	st.touched_size = bytes / sizeof(int);
