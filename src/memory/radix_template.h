@@ -9,11 +9,11 @@
  *	  RS_KEY(elem)		its uint64 key
  *	  RS_SMALL_SORT		a comparison sort of the same order, for few keys
  *
- * RS_SORT(keys, n, from_bit, to_bit, tmp) sorts by bits from_bit .. to_bit
- * - 1 of the keys (the others must not matter to the order), stably: a pass
- * per 11 bits, skipping digits all keys share; tmp is room for n more keys.  On the spread's thousands
- * of keys a comparison sort is mostly mispredicted branches; this is a few
- * linear passes.
+ * RS_SORT(keys, n, from_bit, to_bit, tmp) sorts by bits from_bit ..
+ * to_bit - 1 of the keys (the others must not matter to the order),
+ * stably: a pass per 11 bits, skipping digits all keys share; tmp is room
+ * for n more keys.  On the spread's thousands of keys a comparison sort is
+ * mostly mispredicted branches; this is a few linear passes.
  *
  * src/memory/radix_template.h
  *

@@ -133,6 +133,7 @@ ScratchGet(ScratchArray which, Size bytes, Size *bytes_out)
 	{
 		if (scratch.array[which] != NULL)
 			pfree(scratch.array[which]);
+		/* recorded as empty in case the allocation fails */
 		scratch.array[which] = NULL;
 		scratch.bytes[which] = 0;
 		scratch.array[which] = MemoryContextAlloc(scratch.cxt, bytes);
