@@ -1600,7 +1600,7 @@ COMMENT ON FUNCTION engram.adjacency_cache_stats() IS 'this backend''s use of th
 CREATE FUNCTION engram.adjacency_cache_graphs(
 	OUT memory_table regclass, OUT pinned boolean, OUT current boolean,
 	OUT bytes bigint, OUT builds bigint, OUT build_seconds float8,
-	OUT building_pid integer)
+	OUT building_pid integer, OUT main_segment boolean)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'engram_adjacency_cache_graphs' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION engram.adjacency_cache_graphs() IS 'the adjacency graphs in shared memory for this database''s memory tables';

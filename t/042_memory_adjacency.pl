@@ -161,6 +161,8 @@ is(query($other, $graphs), "g true false $n", 'after a change the graph is stale
 like(query($other, $spread), qr/(^| )199:/, 'the next spread sees the change');
 is(query($third, $graphs), 'g true true ' . ($n + 1),
 	'one graph again, current, built once more');
+is( query($third, 'SELECT main_segment FROM engram.adjacency_cache_graphs()'),
+	'f', 'in a segment of its own: min_dynamic_shared_memory is 0');
 
 finish($_) for ($writer, $other, $third);
 $node->stop;

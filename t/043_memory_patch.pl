@@ -21,6 +21,10 @@ $node->init;
 $node->append_conf('postgresql.conf',
 	"jit = off\nautovacuum = off\nshared_preload_libraries = 'engram'\n"
 	  . "engram.adjacency_cache_settle = 1000\nengram.adjacency_cache_background = off\n");
+# the graphs in the main shared memory segment, carved out of
+# min_dynamic_shared_memory (t/042 has them in segments of their own)
+$node->append_conf('postgresql.conf', "min_dynamic_shared_memory = 16MB\n")
+  if $node->pg_version >= 14;
 $node->start;
 memory_table($node, 200);
 $node->safe_psql(
@@ -68,6 +72,9 @@ sub reaches
 
 my ($r, $builds, $hits, $misses, $patched) = read_both('first spread');
 is("$builds $hits $misses $patched", '1 1 0 0', 'the first spread builds the cache');
+my $in_main = q{SELECT bool_and(main_segment) FROM engram.adjacency_cache_graphs()};
+is(query($reader, $in_main), 't', 'the graph is in the main shared memory segment')
+  if $node->pg_version >= 14;
 ok(!reaches($r, 195), 'row 195 is not reached before it is linked');
 
 query($writer, q{SELECT engram.associate('g', 1, 195, 1, bidirectional => false)});
@@ -299,6 +306,8 @@ my $patched_before = $patched;
 ($r, $builds, $hits, $misses, $patched) = read_both('small log: after the background rebuild');
 is("$builds $misses $patched", "3 1 $patched_before",
 	'the reader maps the new graph: current, no patch');
+is(query($reader, $in_main), 't', 'the rebuilt graph is in the main segment too')
+  if $node->pg_version >= 14;
 finish($_) for ($reader, $bystander);
 
 # no graph at all, as after a restart: the first spread reads the index
