@@ -100,6 +100,7 @@ typedef struct SharedGraph
 	EdgeVersion built;			/* what the pinned graph holds */
 	Size		bytes;			/* of the pinned segment */
 	bool		main_segment;	/* it is in the main shared memory segment */
+	bool		hinted;			/* a graph outside it was logged (once) */
 	int			builder;		/* pid of a backend building it, or 0 */
 	TimestampTz launched;		/* a background rebuild was asked for, or 0 */
 	double		build_seconds;	/* of the last build */
@@ -831,7 +832,8 @@ CreateSegment(Size size)
  * about a quarter lower with the graph in the main segment (README,
  * "Cognitive memory").  PostgreSQL carves segments out of the main one up
  * to min_dynamic_shared_memory; a rebuild makes the new graph while the
- * old one is still mapped, hence twice the size.
+ * old one is still mapped, hence twice the size.  Said once per memory
+ * table (while shared memory describes its graph), not at every rebuild.
  */
 #if PG_VERSION_NUM >= 140000
 static void
@@ -953,6 +955,7 @@ Build(Adjacency *adj, const EdgeVersion *v, SharedGraph *slot)
 	dsm_segment *seg = NULL;
 	dsm_handle	replaced;
 	bool		in_main;
+	bool		hint;
 	instr_time	start;
 	instr_time	elapsed;
 
@@ -1002,10 +1005,6 @@ Build(Adjacency *adj, const EdgeVersion *v, SharedGraph *slot)
 		return false;
 	}
 	in_main = ShmemAddrIsValid(dsm_segment_address(seg));
-#if PG_VERSION_NUM >= 140000
-	if (!in_main && huge_pages == HUGE_PAGES_ON)
-		HintMainSegment(adj->relid, size);
-#endif
 	CopyGraph(seg, &layout, &g);
 	MemoryContextDelete(b.cxt);
 	dsm_pin_segment(seg);		/* outlives this backend */
@@ -1018,6 +1017,8 @@ Build(Adjacency *adj, const EdgeVersion *v, SharedGraph *slot)
 	slot->built = *v;
 	slot->bytes = size;
 	slot->main_segment = in_main;
+	hint = !in_main && !slot->hinted && huge_pages == HUGE_PAGES_ON;
+	slot->hinted |= hint;
 	slot->build_seconds = INSTR_TIME_GET_DOUBLE(elapsed);
 	slot->builds++;
 	slot->last_used = ++adjacency_shared->clock;
@@ -1028,6 +1029,10 @@ Build(Adjacency *adj, const EdgeVersion *v, SharedGraph *slot)
 
 	SetGraph(adj, seg, v);
 	adj->builds++;
+#if PG_VERSION_NUM >= 140000
+	if (hint)
+		HintMainSegment(adj->relid, size);
+#endif
 	elog(DEBUG1, "engram adjacency cache of relation %u: %d nodes, %lld edges, %zu bytes in %.3f s",
 		 adj->relid, adj->nnodes, (long long) adj->nedges, size,
 		 INSTR_TIME_GET_DOUBLE(elapsed));
